@@ -1,0 +1,5 @@
+"""Run the agent as ``python -m cctv_sentinel``."""
+
+from cctv_sentinel.cli import entrypoint
+
+entrypoint()

@@ -1,0 +1,124 @@
+"""Every cap the agent puts on what a peer can make it do, each with its reason.
+
+Devices on the LAN are not trusted: a broken or hostile camera can send huge,
+slow, malformed or endless replies. Each number here bounds memory or time for
+one kind of input. Tests shrink the time-based ones instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- datagrams ---------------------------------------------------------------
+MAX_DATAGRAM: Final = 65_535
+"""Largest UDP payload we read: the IPv4 UDP maximum; anything larger cannot exist."""
+
+MAX_WSD_MESSAGE: Final = 32_768
+"""WS-Discovery fits one datagram; real ProbeMatches are 1-4 KiB.
+
+Anything above 32 KiB is not a camera talking and is dropped before parsing.
+"""
+
+MAX_SADP_MESSAGE: Final = 16_384
+"""SADP replies are plain XML of about 1.5 KiB (UniversalScanner selftest)."""
+
+MAX_DHIP_MESSAGE: Final = 16_384
+"""DHIP notifyDevInfo replies are 0.5-2 KiB of JSON after a 32-byte header."""
+
+MAX_SSDP_MESSAGE: Final = 8_192
+"""SSDP responses are a handful of HTTP headers."""
+
+MAX_MDNS_MESSAGE: Final = 9_000
+"""RFC 6762 section 17: mDNS messages may be up to 9000 bytes (jumbo frames)."""
+
+MAX_DATAGRAMS_PER_PROBE: Final = 4_096
+"""A flood of replies is cut off: more than any real /16 of cameras would send."""
+
+# --- text and structure --------------------------------------------------------
+MAX_LABEL: Final = 128
+"""Longest device-supplied string we keep (model names, manufacturers, banners)."""
+
+MAX_LIST_ITEMS: Final = 64
+"""Most entries kept from a device-supplied list (scopes, XAddrs, TXT strings)."""
+
+MAX_XML_DEPTH: Final = 32
+"""Deepest XML nesting accepted; SOAP replies from cameras stay under 12."""
+
+MAX_XML_ELEMENTS: Final = 4_096
+"""Most elements in one XML document; a GetDeviceInformation reply has about 20."""
+
+MAX_JSON_DEPTH: Final = 16
+"""Deepest JSON nesting accepted in DHIP bodies (real replies: 4)."""
+
+MAX_DNS_NAME_JUMPS: Final = 16
+"""Compression pointers followed in one DNS name before it is called a loop."""
+
+MAX_DNS_RECORDS: Final = 256
+"""Resource records read from one mDNS message."""
+
+# --- TCP, HTTP, RTSP -------------------------------------------------------------
+MAX_HTTP_BODY: Final = 256 * 1024
+"""Most body bytes read from one HTTP reply: login pages are 2-60 KiB.
+
+A multi-megabyte reply is cut here and the connection closed.
+"""
+
+MAX_HTTP_HEADERS: Final = 16 * 1024
+"""Most header bytes read from one HTTP or RTSP reply."""
+
+MAX_RTSP_RESPONSE: Final = 16 * 1024
+"""RTSP OPTIONS/DESCRIBE replies without SDP are under 1 KiB; with SDP under 4 KiB."""
+
+MAX_SOAP_RESPONSE: Final = 256 * 1024
+"""Most bytes read from one ONVIF SOAP reply (GetNetworkInterfaces is about 4 KiB)."""
+
+# --- concurrency ------------------------------------------------------------------
+GLOBAL_CONCURRENCY: Final = 512
+"""Open TCP connections at once across the scan.
+
+512 keeps a /24 x 9 ports sweep within two rounds while staying below the
+common 1024 file-descriptor soft limit, with room for UDP sockets and files.
+"""
+
+PER_HOST_CONNECTIONS: Final = 4
+"""Connections at once to one host: small cameras serve few clients and
+lock up or rate-limit when a scanner opens many."""
+
+ONVIF_CONCURRENCY: Final = 16
+"""ONVIF clients at once: each builds a zeep client, which costs memory and CPU."""
+
+MAX_HOSTS_PER_SCAN: Final = 65_536
+"""Most addresses swept in one scan: a /16. Larger networks must be named explicitly."""
+
+DEFAULT_MAX_PREFIX: Final = 16
+"""Networks wider than /16 are refused unless the user names them explicitly."""
+
+# --- time (seconds) -----------------------------------------------------------------
+DEFAULT_SCAN_TIMEOUT: Final = 8.0
+"""Default deadline of a whole scan."""
+
+CONNECT_TIMEOUT: Final = 1.0
+"""TCP connect timeout in the sweep.
+
+An on-link dead address fails only after the kernel's 3 ARP tries (about 3 s),
+so the connect timeout is what bounds a flat sweep of routed networks.
+"""
+
+REQUEST_TIMEOUT: Final = 3.0
+"""Whole-request timeout for one HTTP, RTSP or SOAP exchange (slow-loris bound)."""
+
+UDP_LISTEN_WINDOW: Final = 1.6
+"""How long multicast probes listen: WS-Discovery targets wait up to 500 ms
+(APP_MAX_DELAY) before answering, and we resend twice."""
+
+UDP_RETRANSMITS: Final = 3
+"""Multicast probe sends per probe (UDP is lossy; WSDiscovery itself sends 4)."""
+
+UDP_RETRANSMIT_GAP: Final = 0.25
+"""Seconds between probe resends."""
+
+ARP_SETTLE: Final = 0.35
+"""Wait after poking every on-link address before reading the neighbour table."""
+
+ARP_REPOKE: Final = 1.1
+"""Second poke after one kernel ARP retransmission (retrans_time_ms = 1000)."""
