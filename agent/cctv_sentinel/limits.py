@@ -107,14 +107,18 @@ so the connect timeout is what bounds a flat sweep of routed networks.
 REQUEST_TIMEOUT: Final = 3.0
 """Whole-request timeout for one HTTP, RTSP or SOAP exchange (slow-loris bound)."""
 
-UDP_LISTEN_WINDOW: Final = 1.6
-"""How long multicast probes listen: WS-Discovery targets wait up to 500 ms
-(APP_MAX_DELAY) before answering, and we resend twice."""
+UDP_LISTEN_WINDOW: Final = 1.0
+"""How long a discovery probe listens, from its first send.
 
-UDP_RETRANSMITS: Final = 3
-"""Multicast probe sends per probe (UDP is lossy; WSDiscovery itself sends 4)."""
+WS-Discovery targets wait a random time up to 500 ms (APP_MAX_DELAY) before
+answering a multicast Probe; the second send goes out at 0.2 s, so its
+latest answer lands by about 0.7 s plus the round trip.
+"""
 
-UDP_RETRANSMIT_GAP: Final = 0.25
+UDP_RETRANSMITS: Final = 2
+"""Sends per discovery probe: UDP is lossy, and a lost probe loses a camera."""
+
+UDP_RETRANSMIT_GAP: Final = 0.2
 """Seconds between probe resends."""
 
 ARP_SETTLE: Final = 0.35

@@ -1,0 +1,330 @@
+"""The ``cctv-sentinel`` command line.
+
+Exit codes: 0 nothing restricted found, 1 a restricted camera found, 2 bad
+usage, configuration or environment (one clear line on stderr, no traceback),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from cctv_sentinel import __version__
+from cctv_sentinel.credentials import Credentials, load_credentials, world_readable
+from cctv_sentinel.errors import SentinelError, UsageError
+from cctv_sentinel.logs import setup_logging
+from cctv_sentinel.model import ScanResult
+from cctv_sentinel.report import to_csv, to_json, to_table
+from cctv_sentinel.results import build_result, load_identity
+from cctv_sentinel.scanner import (
+    ALL_PROBES,
+    Scanner,
+    ScanOptions,
+    ScanRun,
+    parse_networks,
+)
+
+PROG = "cctv-sentinel"
+EXIT_OK = 0
+EXIT_RESTRICTED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            EXIT_USAGE,
+            f"{PROG}: error: {message} (see {PROG} {self._sub_hint()}--help)\n",
+        )
+
+    def _sub_hint(self) -> str:
+        parts = self.prog.split()
+        return (" ".join(parts[1:]) + " ") if len(parts) > 1 else ""
+
+
+def _ports(value: str) -> tuple[int, ...]:
+    ports: list[int] = []
+    for item in value.split(","):
+        item = item.strip()  # noqa: PLW2901
+        if not item:
+            continue
+        if "-" in item:
+            lo_text, _, hi_text = item.partition("-")
+            lo, hi = _port(lo_text), _port(hi_text)
+            if hi < lo or hi - lo > 1024:
+                raise argparse.ArgumentTypeError(f"bad port range {item!r}")
+            ports.extend(range(lo, hi + 1))
+        else:
+            ports.append(_port(item))
+    if not ports:
+        raise argparse.ArgumentTypeError("no ports given")
+    return tuple(dict.fromkeys(ports))
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range 1-65535")
+    return port
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.5 <= value <= 3600:
+        raise argparse.ArgumentTypeError("timeout must be between 0.5 and 3600 seconds")
+    return value
+
+
+def _probes(text: str) -> frozenset[str]:
+    names = frozenset(p.strip() for p in text.split(",") if p.strip())
+    unknown = sorted(names - ALL_PROBES)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown probe {unknown[0]!r}; choose from {', '.join(sorted(ALL_PROBES))}"
+        )
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every command."""
+    parser = _Parser(
+        prog=PROG,
+        description="Find the cameras on your networks and who really made them.",
+    )
+    parser.add_argument("--version", action="store_true", help="show versions and exit")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output on stderr"
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    scan = sub.add_parser("scan", help="scan networks once and list the cameras found")
+    scan.add_argument(
+        "--network",
+        "-n",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="network to scan (repeatable); default: this host's IPv4 networks",
+    )
+    scan.add_argument(
+        "--ports",
+        type=_ports,
+        default=None,
+        metavar="LIST",
+        help="TCP ports to sweep, e.g. 80,443,554,8000-8010 (default: camera ports)",
+    )
+    scan.add_argument(
+        "--credentials",
+        type=Path,
+        metavar="FILE",
+        help="camera credentials file (YAML)",
+    )
+    scan.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=None,
+        metavar="S",
+        help="deadline of the whole scan in seconds (default 8)",
+    )
+    scan.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    scan.add_argument(
+        "--raw",
+        action="store_true",
+        help="JSON: keep every raw observation (for classify)",
+    )
+    scan.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the evidence chain of every camera",
+    )
+    scan.add_argument(
+        "--probes", type=_probes, default=None, metavar="LIST", help="only these probes"
+    )
+    scan.add_argument("--no-progress", action="store_true", help="no progress indicator on stderr")
+    scan.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
+    return parser
+
+
+@contextlib.contextmanager
+def handle_errors(debug: bool) -> Iterator[None]:
+    """Turn every failure into one line on stderr and an exit code."""
+    try:
+        yield
+    except SentinelError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        raise SystemExit(err.exit_code) from None
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+    except (SystemExit, GeneratorExit):
+        raise
+    except Exception as err:
+        if debug:
+            raise
+        print(
+            f"{PROG}: internal error: {type(err).__name__}: {err} (run with --debug for details)",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_USAGE) from None
+
+
+class _ProgressLine:
+    """A one-line progress indicator on a terminal's stderr."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, stream: TextIO, networks: str) -> None:
+        self.stream = stream
+        self.networks = networks
+        self.frame = 0
+
+    async def run(self, scanner: Scanner) -> None:
+        start = time.monotonic()
+        while True:
+            p = scanner.progress
+            self.frame = (self.frame + 1) % len(self.FRAMES)
+            line = (
+                f"{self.FRAMES[self.frame]} scanning {self.networks}: {p.hosts} hosts, "
+                f"{p.observations} replies, {p.pending} probes running, "
+                f"{time.monotonic() - start:.1f} s"
+            )
+            self.stream.write("\r" + line[:120].ljust(120))
+            self.stream.flush()
+            await asyncio.sleep(0.1)
+
+    def clear(self) -> None:
+        self.stream.write("\r" + " " * 120 + "\r")
+        self.stream.flush()
+
+
+async def _scan(scanner: Scanner, show_progress: bool) -> ScanRun:
+    progress = (
+        _ProgressLine(sys.stderr, ", ".join(map(str, scanner.networks))) if show_progress else None
+    )
+    task = asyncio.create_task(progress.run(scanner)) if progress else None
+    try:
+        run = await scanner.run()
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if progress is not None:
+            progress.clear()
+    return run
+
+
+def _load_credentials(path: Path | None) -> Credentials:
+    if path is None:
+        return Credentials()
+    creds = load_credentials(path)
+    if world_readable(path):
+        print(
+            f"{PROG}: warning: {path} is readable by other users; chmod 600 it",
+            file=sys.stderr,
+        )
+    return creds
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Scan once, print the report, exit 1 when something restricted was found."""
+    if args.raw and args.format != "json":
+        raise UsageError("--raw needs --format json")
+    catalogue, policy = load_identity()
+    options = ScanOptions(
+        networks=parse_networks(args.network),
+        credentials=_load_credentials(args.credentials),
+        **({"ports": args.ports} if args.ports else {}),
+        **({"timeout": args.timeout} if args.timeout else {}),
+        **({"probes": args.probes} if args.probes else {}),
+    )
+    scanner = Scanner(options)
+    show_progress = not args.no_progress and sys.stderr.isatty()
+    run = asyncio.run(_scan(scanner, show_progress))
+    result = build_result(run, catalogue, policy)
+    _write(args, _render(args, result, catalogue.version))
+    for line in result.info.errors:
+        print(f"{PROG}: note: {line}", file=sys.stderr)
+    return EXIT_RESTRICTED if result.any_restricted else EXIT_OK
+
+
+def _render(args: argparse.Namespace, result: ScanResult, catalogue_version: str) -> str:
+    if args.format == "json":
+        return to_json(result, raw=args.raw, catalogue_version=catalogue_version)
+    if args.format == "csv":
+        return to_csv(result)
+    text = to_table(result)
+    if args.explain:
+        from cctv_sentinel.results import explain_lines  # noqa: PLC0415
+
+        text += "\n" + "\n".join(explain_lines(result)) + "\n"
+    return text
+
+
+def _write(args: argparse.Namespace, text: str) -> None:
+    if args.output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    tmp = args.output.with_name(args.output.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(args.output)
+    except OSError as err:
+        raise UsageError(f"cannot write {args.output}: {err.strerror}") from err
+
+
+def version_text() -> str:
+    """``--version``: agent and catalogue versions."""
+    from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
+
+    try:
+        catalogue = load_catalogue()
+        cat = catalogue.version
+    except SentinelError as err:
+        cat = f"unavailable ({err})"
+    return f"{PROG} {__version__}\ncatalogue {cat}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    with handle_errors(args.debug):
+        if args.version:
+            sys.stdout.write(version_text())
+            return EXIT_OK
+        if args.command == "scan":
+            return cmd_scan(args)
+        parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    try:
+        code = main()
+    except SystemExit as exc:
+        code = (
+            EXIT_OK if exc.code is None else exc.code if isinstance(exc.code, int) else EXIT_USAGE
+        )
+    sys.stdout.flush()
+    raise SystemExit(code)

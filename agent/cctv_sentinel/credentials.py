@@ -1,0 +1,209 @@
+"""Camera credentials: loaded from a file, matched per host, never shown.
+
+File format (YAML), all keys optional::
+
+    default:                      # tried on every host without a more specific entry
+      username: admin
+      password_env: CAM_PASSWORD  # or password_file: /run/secrets/cam, or password: ...
+    hosts:
+      - match: 198.18.0.21        # an IP, a CIDR or a MAC address
+        username: admin
+        password_file: /etc/cctv-sentinel/cam21.secret
+
+The password never appears in ``repr``, logs, output, MQTT or diagnostics.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cctv_sentinel.errors import ConfigError
+from cctv_sentinel.protocols.text import normalise_mac
+
+_ENTRY_KEYS = frozenset({"match", "username", "password", "password_env", "password_file"})
+MAX_CREDENTIALS_FILE = 1024 * 1024
+"""A credentials file larger than 1 MiB is a mistake, not a list of cameras."""
+
+
+class Secret:
+    """A string that refuses to be printed."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret itself, for the one place that must send it."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A username and its password."""
+
+    username: str
+    password: Secret
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    network: ipaddress.IPv4Network | None
+    mac: str | None
+    credential: Credential
+
+    def matches(self, ip: str, mac: str | None) -> bool:
+        if self.mac is not None:
+            return mac == self.mac
+        assert self.network is not None
+        try:
+            return ipaddress.IPv4Address(ip) in self.network
+        except ValueError:
+            return False
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Credentials to try, by host; empty means "probe without credentials"."""
+
+    default: Credential | None = None
+    rules: tuple[_Rule, ...] = field(default=())
+
+    def for_host(self, ip: str, mac: str | None = None) -> Credential | None:
+        """Return the most specific credential for a host (MAC, then longest prefix)."""
+        best: _Rule | None = None
+        for rule in self.rules:
+            if not rule.matches(ip, mac):
+                continue
+            if rule.mac is not None:
+                return rule.credential
+            if best is None or (
+                best.network is not None
+                and rule.network is not None
+                and rule.network.prefixlen > best.network.prefixlen
+            ):
+                best = rule
+        return best.credential if best is not None else self.default
+
+    @property
+    def empty(self) -> bool:
+        """True when no credential was configured."""
+        return self.default is None and not self.rules
+
+
+def _password(entry: Mapping[str, Any], where: str, base: Path) -> Secret:
+    sources = [k for k in ("password", "password_env", "password_file") if k in entry]
+    if len(sources) != 1:
+        raise ConfigError(f"{where}: give exactly one of password, password_env, password_file")
+    key = sources[0]
+    value = entry[key]
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}.{key}: must be a non-empty string")
+    if key == "password":
+        return Secret(value)
+    if key == "password_env":
+        env = os.environ.get(value)
+        if env is None:
+            raise ConfigError(f"{where}.password_env: environment variable {value} is not set")
+        return Secret(env)
+    path = (base / value).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"{where}.password_file: cannot read {path}: {err.strerror}") from err
+    return Secret(text.rstrip("\r\n"))
+
+
+def _credential(entry: Any, where: str, base: Path, *, allow_match: bool) -> Credential:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: must be a mapping with username and password")
+    allowed = _ENTRY_KEYS if allow_match else _ENTRY_KEYS - {"match"}
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}")
+    username = entry.get("username")
+    if not isinstance(username, str) or not username:
+        raise ConfigError(f"{where}.username: must be a non-empty string")
+    return Credential(username=username, password=_password(entry, where, base))
+
+
+def _rule(entry: Any, where: str, base: Path) -> _Rule:
+    credential = _credential(entry, where, base, allow_match=True)
+    match = entry.get("match")
+    if not isinstance(match, str) or not match:
+        raise ConfigError(f"{where}.match: must be an IP address, a CIDR or a MAC address")
+    mac = normalise_mac(match) if ":" in match or "-" in match else None
+    if mac is not None:
+        return _Rule(network=None, mac=mac, credential=credential)
+    try:
+        network = ipaddress.IPv4Network(match, strict=False)
+    except ValueError as err:
+        raise ConfigError(f"{where}.match: {match!r} is not an IPv4 address, CIDR or MAC") from err
+    return _Rule(network=network, mac=None, credential=credential)
+
+
+def credentials_from_mapping(data: Any, base: Path | None = None) -> Credentials:
+    """Build credentials from parsed YAML; raise ConfigError naming the bad key."""
+    base = base or Path.cwd()
+    if data is None:
+        return Credentials()
+    if not isinstance(data, Mapping):
+        raise ConfigError("credentials: the file must hold a mapping with 'default' and/or 'hosts'")
+    unknown = sorted(set(data) - {"default", "hosts"})
+    if unknown:
+        raise ConfigError(f"credentials: unknown key {unknown[0]!r}")
+    default = None
+    if data.get("default") is not None:
+        default = _credential(data["default"], "default", base, allow_match=False)
+    hosts = data.get("hosts") or []
+    if not isinstance(hosts, list):
+        raise ConfigError("hosts: must be a list")
+    rules = tuple(_rule(entry, f"hosts[{i}]", base) for i, entry in enumerate(hosts))
+    return Credentials(default=default, rules=rules)
+
+
+def load_credentials(path: Path) -> Credentials:
+    """Read a credentials file; raise ConfigError with one clear line when it is wrong."""
+    try:
+        info = path.stat()
+        if info.st_size > MAX_CREDENTIALS_FILE:
+            raise ConfigError(f"{path}: larger than {MAX_CREDENTIALS_FILE} bytes")
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read credentials file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"credentials file {path} is not UTF-8 text") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"credentials file {path} is not valid YAML{where}") from err
+    return credentials_from_mapping(data, path.parent)
+
+
+def world_readable(path: Path) -> bool:
+    """True when other users may read ``path`` (worth a warning for a secrets file)."""
+    try:
+        return bool(path.stat().st_mode & stat.S_IROTH)
+    except OSError:
+        return False

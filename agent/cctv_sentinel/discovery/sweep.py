@@ -1,0 +1,155 @@
+"""Live hosts and open TCP ports, without root.
+
+On networks we sit on, every address gets one empty UDP datagram (the "ARP
+poke"): the kernel resolves each address, and the neighbour table then lists
+exactly the live hosts with their MACs, in a fraction of a second. Only those
+are connect-scanned. On routed networks there is no neighbour table, so each
+address gets one TCP connect on the first port (a SYN-ACK or a RST both prove
+life) and live hosts get the full port list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable, Iterable
+
+from cctv_sentinel.discovery import netinfo
+from cctv_sentinel.discovery.base import ProbeContext, now
+from cctv_sentinel.model import Observation, ProbeName
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_PORTS: tuple[int, ...] = (80, 443, 554, 8000, 8080, 8443, 8899, 34567, 37777)
+"""Camera ports: web UI, RTSP, Hikvision SDK (8000), XMeye (34567, ONVIF on 8899),
+Dahua SDK (37777), alternative web ports."""
+
+QUIET_PORTS = frozenset({80, 443, 554, 8080, 8443, 8554, 8899})
+"""Ports that speak only when spoken to (HTTP, RTSP): no banner wait."""
+
+BANNER_BYTES = 64
+"""Most bytes of an unprompted banner kept (Hikvision's port-8000 hello is 16)."""
+
+POKE_PORT = 9
+"""The discard port: our poke datagrams carry nothing and mean nothing."""
+
+_ALIVE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET})
+
+
+class SweepState:
+    """Which hosts are known alive and which have been port-scanned."""
+
+    def __init__(self) -> None:
+        self.alive: set[str] = set()
+        self.scanned: set[str] = set()
+        self.macs: dict[str, str] = {}
+
+
+async def _connect(ctx: ProbeContext, ip: str, port: int) -> tuple[bool, bool, bytes]:
+    """Return (open, alive, banner) for one TCP port."""
+    writer: asyncio.StreamWriter | None = None
+    async with ctx.connections:
+        try:
+            async with asyncio.timeout(ctx.timing.connect_timeout):
+                reader, writer = await asyncio.open_connection(ip, port)
+        except TimeoutError:
+            return False, False, b""
+        except OSError as err:
+            return False, err.errno in _ALIVE_ERRNOS, b""
+        try:
+            banner = b""
+            if port not in QUIET_PORTS:
+                with contextlib.suppress(TimeoutError, OSError):
+                    async with asyncio.timeout(ctx.timing.banner_wait):
+                        banner = await reader.read(BANNER_BYTES)
+            return True, True, banner
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), 0.2)
+
+
+async def scan_ports(ctx: ProbeContext, ip: str, ports: Iterable[int]) -> list[int]:
+    """Connect-scan ``ports`` of one host; emit one observation per open port."""
+    port_list = list(ports)
+    results = await asyncio.gather(*(_connect(ctx, ip, p) for p in port_list))
+    open_ports: list[int] = []
+    for port, (is_open, _alive, banner) in zip(port_list, results, strict=True):
+        if not is_open:
+            continue
+        open_ports.append(port)
+        fields = {"banner_hex": banner.hex()} if banner else {}
+        ctx.emit(Observation(probe=ProbeName.SWEEP, ip=ip, fields=fields, port=port, at=now()))
+    return open_ports
+
+
+def _poke(addresses: Iterable[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        for ip in addresses:
+            with contextlib.suppress(OSError):  # EAGAIN on a full buffer: ARP still queued
+                sock.sendto(b"", (ip, POKE_PORT))
+
+
+def _hosts(nets: Iterable[ipaddress.IPv4Network], own: set[str]) -> list[str]:
+    out: list[str] = []
+    for net in nets:
+        hosts = net.hosts() if net.prefixlen < 31 else iter(net)
+        out.extend(ip for ip in map(str, hosts) if ip not in own)
+    return out
+
+
+async def sweep_on_link(
+    ctx: ProbeContext,
+    nets: Iterable[ipaddress.IPv4Network],
+    state: SweepState,
+    on_alive: Callable[[str, str | None], None],
+) -> None:
+    """ARP-poke every address, then report hosts as the neighbour table fills."""
+    own = {str(i.address) for i in ctx.interfaces}
+    addresses = _hosts(nets, own)
+    if not addresses:
+        return
+    wanted = set(addresses)
+    _poke(addresses)
+    # Read the table after the first answers, again after slower hosts, and
+    # once more after one kernel ARP retransmission when time allows.
+    checkpoints = (ctx.timing.arp_settle, 2 * ctx.timing.arp_settle)
+    elapsed = 0.0
+    for checkpoint in checkpoints:
+        await asyncio.sleep(checkpoint - elapsed)
+        elapsed = checkpoint
+        table = await asyncio.to_thread(netinfo.neighbours)
+        for ip, mac in table.items():
+            if ip in wanted and ip not in state.alive:
+                state.alive.add(ip)
+                state.macs[ip] = mac
+                ctx.emit(Observation(probe=ProbeName.ARP, ip=ip, mac=mac, at=now()))
+                on_alive(ip, mac)
+
+
+async def sweep_routed(
+    ctx: ProbeContext,
+    nets: Iterable[ipaddress.IPv4Network],
+    state: SweepState,
+    on_alive: Callable[[str, str | None], None],
+) -> None:
+    """Find live hosts on routed networks with one TCP connect each."""
+    own = {str(i.address) for i in ctx.interfaces}
+    addresses = _hosts(nets, own)
+    if not addresses or not ctx.ports:
+        return
+    first = ctx.ports[0]
+
+    async def check(ip: str) -> None:
+        is_open, alive, _banner = await _connect(ctx, ip, first)
+        if not (is_open or alive) or ip in state.alive:
+            return
+        state.alive.add(ip)
+        on_alive(ip, None)
+
+    await asyncio.gather(*(check(ip) for ip in addresses))

@@ -1,0 +1,209 @@
+"""Scan results as a terminal table, JSON (stable, documented in docs/cli.md) or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from cctv_sentinel import __version__
+from cctv_sentinel.model import RISK_ORDER, Camera, Host, Risk, ScanResult
+
+JSON_SCHEMA_VERSION = 1
+"""Bumped only when a field changes meaning or disappears (docs/cli.md)."""
+
+TABLE_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("IP", 15),
+    ("MAC", 17),
+    ("BRAND", 16),
+    ("MAKER", 16),
+    ("MODEL", 22),
+    ("FIRMWARE", 22),
+    ("RISK", 10),
+    ("FOUND BY", 30),
+)
+"""Column titles and the widest each may grow; longer values end in an ellipsis."""
+
+
+def iso(ts: float) -> str:
+    """A UTC timestamp in ISO 8601 with seconds."""
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
+
+
+def found_by(camera: Camera) -> str:
+    """The probes that saw a camera, without the bookkeeping ones."""
+    return ",".join(p for p in camera.host.probes if p != "arp")
+
+
+def sort_cameras(cameras: Sequence[Camera]) -> list[Camera]:
+    """Most severe first, then by address."""
+    return sorted(
+        cameras,
+        key=lambda c: (
+            -RISK_ORDER[c.assessment.risk],
+            tuple(int(x) for x in c.ip.split(".")) if c.ip.count(".") == 3 else (999,),
+        ),
+    )
+
+
+def camera_json(camera: Camera) -> dict[str, Any]:
+    """One camera as in docs/cli.md."""
+    att = camera.attribution
+    return {
+        "ip": camera.ip,
+        "mac": camera.mac,
+        "brand": att.brand,
+        "manufacturer": att.manufacturer,
+        "manufacturer_id": att.manufacturer_id,
+        "model": att.model,
+        "firmware": att.firmware,
+        "risk": camera.assessment.risk.value,
+        "confidence": round(att.confidence, 3),
+        "regimes": list(camera.assessment.regimes),
+        "discovered_by": [p for p in camera.host.probes if p != "arp"],
+        "ports": list(camera.host.open_ports),
+        "explanation": att.explanation,
+        "risk_reason": camera.assessment.reason,
+        "evidence": [e.to_json() for e in att.evidence],
+    }
+
+
+def host_json(host: Host) -> dict[str, Any]:
+    """One host with its raw observations (``--raw``), readable again by ``classify``."""
+    return {
+        "ip": host.ip,
+        "mac": host.mac,
+        "observations": [o.to_json() for o in host.observations],
+    }
+
+
+def to_json(result: ScanResult, *, raw: bool = False, catalogue_version: str | None = None) -> str:
+    """The whole result as a JSON document."""
+    doc: dict[str, Any] = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "agent_version": __version__,
+        "catalogue_version": catalogue_version,
+        "scan": {
+            "started": iso(result.info.started),
+            "finished": iso(result.info.finished),
+            "duration_s": round(result.info.finished - result.info.started, 3),
+            "networks": list(result.info.networks),
+            "probes": list(result.info.probes),
+            "errors": list(result.info.errors),
+        },
+        "cameras": [camera_json(c) for c in sort_cameras(result.cameras)],
+    }
+    if raw:
+        doc["hosts"] = [host_json(h) for h in result.hosts]
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+CSV_FIELDS = (
+    "ip",
+    "mac",
+    "brand",
+    "manufacturer",
+    "model",
+    "firmware",
+    "risk",
+    "confidence",
+    "regimes",
+    "discovered_by",
+    "explanation",
+)
+
+
+def to_csv(result: ScanResult) -> str:
+    """One row per camera, for spreadsheets."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for cam in sort_cameras(result.cameras):
+        row = camera_json(cam)
+        writer.writerow(
+            [
+                row["ip"],
+                row["mac"] or "",
+                row["brand"] or "",
+                row["manufacturer"] or "",
+                row["model"] or "",
+                row["firmware"] or "",
+                row["risk"],
+                row["confidence"],
+                " ".join(row["regimes"]),
+                " ".join(row["discovered_by"]),
+                row["explanation"],
+            ]
+        )
+    return _csv_safe(buf.getvalue())
+
+
+def _csv_safe(text: str) -> str:
+    # Device strings that start with = + - @ would run as formulas in a spreadsheet.
+    out_lines = []
+    for line in text.splitlines():
+        cells = next(csv.reader([line]))
+        cells = [
+            "'" + c if c[:1] in {"=", "+", "-", "@"} and not _is_number(c) else c for c in cells
+        ]
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow(cells)
+        out_lines.append(buf.getvalue())
+    return "\n".join(out_lines) + "\n"
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "\u2026"
+
+
+def to_table(result: ScanResult) -> str:
+    """A fixed-width table for a terminal, one row per camera, and a summary line."""
+    cameras = sort_cameras(result.cameras)
+    rows = [
+        [
+            c.ip,
+            c.mac or "-",
+            c.attribution.brand or "-",
+            c.attribution.manufacturer or "unknown",
+            c.attribution.model or "-",
+            c.attribution.firmware or "-",
+            c.assessment.risk.value,
+            found_by(c) or "-",
+        ]
+        for c in cameras
+    ]
+    widths = [
+        min(limit, max([len(title)] + [len(r[i]) for r in rows]))
+        for i, (title, limit) in enumerate(TABLE_COLUMNS)
+    ]
+    lines = []
+    header = "  ".join(_fit(t, w).ljust(w) for (t, _), w in zip(TABLE_COLUMNS, widths, strict=True))
+    lines.append(header.rstrip())
+    for row in rows:
+        lines.append(
+            "  ".join(_fit(v, w).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        )
+    counts: dict[str, int] = {}
+    for c in cameras:
+        counts[c.assessment.risk.value] = counts.get(c.assessment.risk.value, 0) + 1
+    summary = ", ".join(
+        f"{n} {risk}" for risk, n in sorted(counts.items(), key=lambda kv: -RISK_ORDER[Risk(kv[0])])
+    )
+    took = result.info.finished - result.info.started
+    lines.append("")
+    lines.append(
+        f"{len(cameras)} camera(s) among {len(result.hosts)} host(s) on "
+        f"{', '.join(result.info.networks)} in {took:.1f} s" + (f": {summary}" if summary else "")
+    )
+    return "\n".join(lines) + "\n"

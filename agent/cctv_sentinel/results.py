@@ -1,0 +1,52 @@
+"""From raw observations to verdicts: hosts, attribution and risk (no I/O here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cctv_sentinel.hosts import group_hosts
+from cctv_sentinel.identify import explain, identify, load_catalogue
+from cctv_sentinel.identify.catalogue import Catalogue
+from cctv_sentinel.identify.policy import Policy
+from cctv_sentinel.model import Camera, Host, ScanInfo, ScanResult
+from cctv_sentinel.scanner import ScanRun
+
+
+def load_identity(policy: Policy | None = None) -> tuple[Catalogue, Policy]:
+    """The packaged catalogue and the given (or default) policy."""
+    return load_catalogue(), policy or Policy()
+
+
+def cameras_among(hosts: Iterable[Host], catalogue: Catalogue, policy: Policy) -> list[Camera]:
+    """Identify every host and keep the cameras (and recorders)."""
+    cameras: list[Camera] = []
+    for host in hosts:
+        attribution, assessment = identify(host, catalogue, policy)
+        if attribution.is_camera:
+            cameras.append(Camera(host=host, attribution=attribution, assessment=assessment))
+    return cameras
+
+
+def build_result(run: ScanRun, catalogue: Catalogue, policy: Policy) -> ScanResult:
+    """Turn one scan's observations into hosts and camera verdicts."""
+    hosts = group_hosts(run.observations)
+    return ScanResult(
+        info=ScanInfo(
+            started=run.started,
+            finished=run.finished,
+            networks=tuple(str(n) for n in run.networks),
+            probes=run.probes,
+            errors=tuple(run.errors),
+        ),
+        hosts=tuple(hosts),
+        cameras=tuple(cameras_among(hosts, catalogue, policy)),
+    )
+
+
+def explain_lines(result: ScanResult) -> list[str]:
+    """The evidence chain of every camera, for ``--explain``."""
+    lines: list[str] = []
+    for camera in result.cameras:
+        lines.extend(explain(camera.host, camera.attribution, camera.assessment))
+        lines.append("")
+    return lines
