@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 from cctv_sentinel import __version__
 from cctv_sentinel.credentials import Credentials, load_credentials, world_readable
@@ -101,6 +101,12 @@ def _probes(text: str) -> frozenset[str]:
     return names
 
 
+Register = Callable[[Any], None]  # receives the sub-parsers object of build_parser()
+_COMMAND_MODULES: list[Register] = []
+"""Feature packages add their sub-commands here (each: ``register(subparsers)``,
+setting ``func`` to a handler ``(args) -> exit code``)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     parser = _Parser(
@@ -159,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument("--no-progress", action="store_true", help="no progress indicator on stderr")
     scan.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
+    scan.set_defaults(func=cmd_scan)
+    for register in _COMMAND_MODULES:
+        register(sub)
     return parser
 
 
@@ -312,8 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.version:
             sys.stdout.write(version_text())
             return EXIT_OK
-        if args.command == "scan":
-            return cmd_scan(args)
+        func = getattr(args, "func", None)
+        if func is not None:
+            code: int = func(args)
+            return code
         parser.print_help(sys.stderr)
     return EXIT_USAGE
 
