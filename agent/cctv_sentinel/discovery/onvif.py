@@ -14,6 +14,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,6 +57,19 @@ def _import_onvif() -> Any:
                 logging.getLogger(name).setLevel(logging.WARNING)
             _onvif_module = onvif
     return _onvif_module
+
+
+def _wsdl_dir(onvif: Any) -> str:
+    """Where this onvif-zeep-async keeps its WSDL files.
+
+    Releases differ: some install them inside the package, some beside it, and
+    the library's default only knows one of the two.
+    """
+    package = Path(onvif.__file__).parent
+    for candidate in (package / "wsdl", package.parent / "wsdl"):
+        if (candidate / "devicemgmt.wsdl").is_file():
+            return str(candidate)
+    raise ProbeError("onvif-zeep-async is installed without its WSDL files")
 
 
 def prewarm() -> None:
@@ -145,7 +159,7 @@ async def _zeep_calls(
     host = f"https://{ip}" if tls else ip
     user = credential.username if credential else None
     password = credential.password.reveal() if credential else None
-    camera = onvif.ONVIFCamera(host, port, user, password, no_cache=True)
+    camera = onvif.ONVIFCamera(host, port, user, password, wsdl_dir=_wsdl_dir(onvif), no_cache=True)
     fields: dict[str, str] = {}
     try:
         async with asyncio.timeout(timeout):
@@ -156,7 +170,10 @@ async def _zeep_calls(
                 transport=CappedTransport(), timeout=timeout
             )
             await old_client.aclose()
-            info = await service.GetDeviceInformation()
+            # Without credentials use the library's unauthenticated client: its
+            # WS-Security signer cannot sign for an empty user.
+            prefix = "" if credential else "authless_"
+            info = await getattr(service, prefix + "GetDeviceInformation")()
             for key, attr in (
                 ("manufacturer", "Manufacturer"),
                 ("model", "Model"),
@@ -169,7 +186,8 @@ async def _zeep_calls(
                     fields[key] = value
             with contextlib.suppress(Exception):
                 # Optional: many firmwares restrict it; the MAC matters for routed cameras.
-                for iface in (await service.GetNetworkInterfaces())[: limits.MAX_LIST_ITEMS]:
+                interfaces = await getattr(service, prefix + "GetNetworkInterfaces")()
+                for iface in interfaces[: limits.MAX_LIST_ITEMS]:
                     mac = normalise_mac(
                         _text(getattr(getattr(iface, "Info", None), "HwAddress", None))
                     )
