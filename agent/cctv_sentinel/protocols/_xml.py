@@ -15,7 +15,17 @@ from defusedxml import DefusedXmlException
 from cctv_sentinel.errors import MalformedXmlError, OversizeError
 from cctv_sentinel.limits import MAX_XML_DEPTH, MAX_XML_ELEMENTS
 
-__all__ = ["Element", "child", "children", "descendants", "local", "parse", "text"]
+__all__ = [
+    "Element",
+    "child",
+    "children",
+    "descendants",
+    "escape",
+    "first",
+    "local",
+    "parse",
+    "text",
+]
 
 
 def parse(data: bytes, max_bytes: int) -> Element:
@@ -30,16 +40,13 @@ def parse(data: bytes, max_bytes: int) -> Element:
     if not data.strip():
         raise MalformedXmlError("empty XML document")
     try:
-        root = DET.fromstring(
-            data, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
+        root = DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as err:
-        raise MalformedXmlError(
-            f"forbidden XML construct: {type(err).__name__}"
-        ) from err
+        raise MalformedXmlError(f"forbidden XML construct: {type(err).__name__}") from err
     except DET.ParseError as err:
         raise MalformedXmlError(f"XML not well formed: {err}") from err
-    except (ValueError, UnicodeError, RecursionError) as err:
+    except (ValueError, UnicodeError, LookupError, RecursionError) as err:
+        # LookupError: the XML declaration names an encoding Python has no codec for.
         raise MalformedXmlError(f"XML not well formed: {type(err).__name__}") from err
     _check_shape(root)
     return root
@@ -89,3 +96,21 @@ def text(elem: Element | None, *path: str) -> str | None:
     if node is None or node.text is None:
         return None
     return node.text
+
+
+def escape(value: str) -> str:
+    """Escape text for an XML element or a double-quoted attribute we build."""
+    return (
+        value.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&apos;")
+    )
+
+
+def first(elem: Element | None, name: str) -> Element | None:
+    """Return the first descendant (or ``elem`` itself) with local name ``name``."""
+    if elem is None:
+        return None
+    return next(descendants(elem, name), None)
