@@ -107,22 +107,35 @@ so the connect timeout is what bounds a flat sweep of routed networks.
 REQUEST_TIMEOUT: Final = 3.0
 """Whole-request timeout for one HTTP, RTSP or SOAP exchange (slow-loris bound)."""
 
-UDP_LISTEN_WINDOW: Final = 1.0
+HEAD_TIMEOUT: Final = 0.8
+"""Time allowed from connecting until a reply's whole head has arrived.
+
+Cameras on a LAN answer in well under a second; a port that accepts and then
+stays silent (an SDK port, a TLS port that ignores our hello) or drips its
+head byte by byte is given up on here instead of at REQUEST_TIMEOUT.
+"""
+
+UDP_LISTEN_WINDOW: Final = 0.8
 """How long a discovery probe listens, from its first send.
 
 WS-Discovery targets wait a random time up to 500 ms (APP_MAX_DELAY) before
-answering a multicast Probe; the second send goes out at 0.2 s, so its
-latest answer lands by about 0.7 s plus the round trip.
+answering a multicast Probe; the resend goes out at 0.15 s, so its latest
+answer lands by 0.65 s plus the round trip, inside the window.
 """
 
 UDP_RETRANSMITS: Final = 2
 """Sends per discovery probe: UDP is lossy, and a lost probe loses a camera."""
 
-UDP_RETRANSMIT_GAP: Final = 0.2
+UDP_RETRANSMIT_GAP: Final = 0.15
 """Seconds between probe resends."""
 
-ARP_SETTLE: Final = 0.35
-"""Wait after poking every on-link address before reading the neighbour table."""
+ARP_SETTLE: Final = 0.3
+"""After the ARP poke, when the silent addresses are poked once more.
 
-ARP_REPOKE: Final = 1.1
-"""Second poke after one kernel ARP retransmission (retrans_time_ms = 1000)."""
+Wired hosts answer within milliseconds; the second poke covers a lost ARP
+request or reply on a lossy link without waiting for the kernel's own
+retransmission (retrans_time_ms = 1000).
+"""
+
+ARP_REPOKE: Final = 0.6
+"""When the neighbour table stops being watched for hosts answering the pokes."""

@@ -31,6 +31,7 @@ class Timing:
     retransmit_gap: float = limits.UDP_RETRANSMIT_GAP
     connect_timeout: float = limits.CONNECT_TIMEOUT
     request_timeout: float = limits.REQUEST_TIMEOUT
+    head_timeout: float = limits.HEAD_TIMEOUT
     arp_settle: float = limits.ARP_SETTLE
     arp_repoke: float = limits.ARP_REPOKE
     banner_wait: float = 0.25

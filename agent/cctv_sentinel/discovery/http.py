@@ -75,7 +75,12 @@ async def landing(ctx: ProbeContext, ip: str, port: int, tls: bool) -> None:
     for _ in range(MAX_REDIRECTS + 1):
         async with ctx.host_slot(ip):
             reply = await httpclient.request(
-                ip, port, path, tls=tls, timeout=ctx.timing.request_timeout
+                ip,
+                port,
+                path,
+                tls=tls,
+                timeout=ctx.timing.request_timeout,
+                head_timeout=ctx.timing.head_timeout,
             )
         location = reply.head.header("location")
         if reply.status in {301, 302, 303, 307, 308} and location:
@@ -154,6 +159,7 @@ async def endpoint(
             credential=credential,
             tls=tls,
             timeout=ctx.timing.request_timeout,
+            head_timeout=ctx.timing.head_timeout,
         )
     if first.status == 404 and (second is None):
         return  # not this vendor's firmware; absence is not evidence worth reporting

@@ -126,9 +126,13 @@ async def request(
     headers: Mapping[str, str] | None = None,
     body: bytes = b"",
     timeout: float,
+    head_timeout: float | None = None,
     max_body: int = MAX_HTTP_BODY,
 ) -> HttpReply:
     """Send one request and read one bounded reply, all within ``timeout`` seconds.
+
+    The connection, the request and the reply's head must also be done within
+    ``head_timeout`` (default: ``timeout``), so silent ports are left early.
 
     Raises ProbeTimeoutError on timeout, ProbeError on connection failures and
     replies that are not HTTP.
@@ -140,12 +144,13 @@ async def request(
     writer: asyncio.StreamWriter | None = None
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(
-                ip, port, ssl=tls_context() if tls else None, limit=MAX_HTTP_HEADERS
-            )
-            writer.write(payload)
-            await writer.drain()
-            raw_head = await reader.readuntil(b"\r\n\r\n")
+            async with asyncio.timeout(min(timeout, head_timeout or timeout)):
+                reader, writer = await asyncio.open_connection(
+                    ip, port, ssl=tls_context() if tls else None, limit=MAX_HTTP_HEADERS
+                )
+                writer.write(payload)
+                await writer.drain()
+                raw_head = await reader.readuntil(b"\r\n\r\n")
             head = parse_response_head(raw_head)
             data, truncated = await _read_body(reader, head, max_body, method)
             cert = None
@@ -182,6 +187,7 @@ async def request_with_auth(
     headers: Mapping[str, str] | None = None,
     body: bytes = b"",
     timeout: float,
+    head_timeout: float | None = None,
     max_body: int = MAX_HTTP_BODY,
 ) -> tuple[HttpReply, HttpReply | None]:
     """Request ``path``; on a 401 with a usable challenge and a credential, answer it once.
@@ -197,6 +203,7 @@ async def request_with_auth(
         headers=headers,
         body=body,
         timeout=timeout,
+        head_timeout=head_timeout,
         max_body=max_body,
     )
     if first.status != 401 or credential is None:
@@ -216,6 +223,7 @@ async def request_with_auth(
         headers={**(headers or {}), "Authorization": auth},
         body=body,
         timeout=timeout,
+        head_timeout=head_timeout,
         max_body=max_body,
     )
     return first, second

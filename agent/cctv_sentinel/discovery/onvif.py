@@ -2,9 +2,13 @@
 
 A cheap, bounded pre-flight (GetSystemDateAndTime, which ONVIF requires to be
 answered without credentials) runs through our own hardened parser first, so
-a host that is not ONVIF, or answers with an XML bomb, never reaches zeep.
-The real calls then go through onvif-zeep-async, with WS-Security credentials
-when the user gave some, over an HTTP client whose reply size is capped.
+a host that is not ONVIF, or answers with an XML bomb, never goes further.
+
+Without credentials the two questions are asked the same way, unauthenticated
+(most firmware refuses, which is itself recorded). With credentials they go
+through onvif-zeep-async, which signs them with a WS-Security UsernameToken,
+over an HTTP client whose reply size is capped. Building zeep clients costs
+tens of milliseconds of CPU per host, so it is done only when it can pay off.
 """
 
 from __future__ import annotations
@@ -132,6 +136,7 @@ async def preflight(ctx: ProbeContext, ip: str, port: int, path: str, tls: bool)
                 headers={"Content-Type": SOAP_CONTENT_TYPE},
                 body=onvifproto.build_get_system_date_and_time(),
                 timeout=ctx.timing.request_timeout,
+                head_timeout=ctx.timing.head_timeout,
                 max_body=limits.MAX_SOAP_RESPONSE,
             )
     except ProbeError as err:
@@ -200,12 +205,6 @@ async def _zeep_calls(
     return fields
 
 
-def _check_path(path: str) -> None:
-    if path != DEVICE_SERVICE_PATH:
-        # onvif-zeep-async hard-codes the device service path.
-        raise ProbeError(f"non-standard device service path {path}")
-
-
 def _refused(err: BaseException) -> bool:
     text = f"{type(err).__name__} {err}".lower()
     return any(
@@ -218,6 +217,59 @@ def _refused(err: BaseException) -> bool:
             "sender not auth",
         )
     )
+
+
+async def _soap(ctx: ProbeContext, ip: str, port: int, path: str, tls: bool, body: bytes) -> bytes:
+    async with ctx.host_slot(ip):
+        reply = await httpclient.request(
+            ip,
+            port,
+            path,
+            method="POST",
+            tls=tls,
+            headers={"Content-Type": SOAP_CONTENT_TYPE},
+            body=body,
+            timeout=ctx.timing.request_timeout,
+            head_timeout=ctx.timing.head_timeout,
+            max_body=limits.MAX_SOAP_RESPONSE,
+        )
+    if reply.truncated:
+        raise ProbeError(f"SOAP reply over {limits.MAX_SOAP_RESPONSE} bytes")
+    return reply.body
+
+
+async def _unauthenticated(
+    ctx: ProbeContext, ip: str, port: int, path: str, tls: bool
+) -> dict[str, str]:
+    """Ask without credentials, through our own bounded client and parser."""
+    fields: dict[str, str] = {}
+    try:
+        data = await _soap(ctx, ip, port, path, tls, onvifproto.build_get_device_information())
+        info = onvifproto.parse_device_information(data)
+    except onvifproto.SoapFaultError as err:
+        refused = (err.fault.subcode or "") in {
+            "NotAuthorized",
+            "FailedAuthentication",
+        } or _refused(err)
+        fields["auth"] = "required" if refused else "fault"
+        return fields
+    fields["auth"] = "none"
+    for key, value in (
+        ("manufacturer", info.manufacturer),
+        ("model", info.model),
+        ("firmware", info.firmware),
+        ("serial", info.serial),
+        ("hardware", info.hardware_id),
+    ):
+        if value:
+            fields[key] = value
+    with contextlib.suppress(ProbeError, ProtocolError):
+        data = await _soap(ctx, ip, port, path, tls, onvifproto.build_get_network_interfaces())
+        for iface in onvifproto.parse_network_interfaces(data):
+            if iface.mac and iface.enabled is not False:
+                fields["mac"] = iface.mac
+                break
+    return fields
 
 
 async def probe(
@@ -249,11 +301,14 @@ async def probe(
         credential = ctx.credentials.for_host(ip, mac)
         fields: dict[str, str] = {"xaddr": f"{'https' if tls else 'http'}://{ip}:{port}{path}"}
         try:
-            _check_path(path)
-            fields.update(
-                await _zeep_calls(ip, port, tls, credential, ctx.timing.request_timeout * 2)
-            )
-            fields["auth"] = "ok" if credential else "none"
+            if credential is None or path != DEVICE_SERVICE_PATH:
+                # zeep hard-codes the device service path; other paths stay unauthenticated.
+                fields.update(await _unauthenticated(ctx, ip, port, path, tls))
+            else:
+                fields.update(
+                    await _zeep_calls(ip, port, tls, credential, ctx.timing.request_timeout * 2)
+                )
+                fields["auth"] = "ok"
         except asyncio.CancelledError:
             raise
         except Exception as err:  # noqa: BLE001  (zeep, httpx, lxml raise many types)
@@ -264,13 +319,6 @@ async def probe(
             _LOG.debug("onvif: %s:%d: %s", ip, port, type(err).__name__)
     found_mac = fields.get("mac")
     ctx.emit(
-        Observation(
-            probe=ProbeName.ONVIF,
-            ip=ip,
-            fields=fields,
-            mac=found_mac,
-            port=port,
-            at=now(),
-        )
+        Observation(probe=ProbeName.ONVIF, ip=ip, fields=fields, mac=found_mac, port=port, at=now())
     )
     return True

@@ -20,6 +20,13 @@ USER_AGENT = "cctv-sentinel"
 
 
 async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes, timeout: float
+) -> rtsp.RtspResponse:
+    async with asyncio.timeout(timeout):
+        return await _exchange_unbounded(reader, writer, request)
+
+
+async def _exchange_unbounded(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
 ) -> rtsp.RtspResponse:
     writer.write(request)
@@ -42,9 +49,11 @@ async def fingerprint(ctx: ProbeContext, ip: str, port: int) -> bool:
     fields: dict[str, str] = {}
     try:
         async with ctx.host_slot(ip), asyncio.timeout(ctx.timing.request_timeout):
-            reader, writer = await asyncio.open_connection(ip, port)
+            async with asyncio.timeout(ctx.timing.head_timeout):
+                reader, writer = await asyncio.open_connection(ip, port)
+            head = ctx.timing.head_timeout
             options = await _exchange(
-                reader, writer, rtsp.build_request("OPTIONS", url, 1, USER_AGENT)
+                reader, writer, rtsp.build_request("OPTIONS", url, 1, USER_AGENT), head
             )
             fields["status"] = str(options.status)
             if options.server:
@@ -55,6 +64,7 @@ async def fingerprint(ctx: ProbeContext, ip: str, port: int) -> bool:
                 reader,
                 writer,
                 rtsp.build_request("DESCRIBE", url, 2, USER_AGENT, {"Accept": "application/sdp"}),
+                head,
             )
             fields["describe_status"] = str(describe.status)
             if describe.server and "server" not in fields:

@@ -87,6 +87,7 @@ async def _describe(ctx: ProbeContext, ip: str, reply: ssdp.SsdpMessage) -> None
                     path,
                     tls=tls,
                     timeout=ctx.timing.request_timeout,
+                    head_timeout=ctx.timing.head_timeout,
                     max_body=MAX_HTTP_BODY,
                 )
             if answer.status == 200 and not answer.truncated:

@@ -34,6 +34,9 @@ QUIET_PORTS = frozenset({80, 443, 554, 8080, 8443, 8554, 8899})
 BANNER_BYTES = 64
 """Most bytes of an unprompted banner kept (Hikvision's port-8000 hello is 16)."""
 
+ARP_POLL = 0.02
+"""Seconds between reads of the neighbour table while hosts answer the poke."""
+
 POKE_PORT = 9
 """The discard port: our poke datagrams carry nothing and mean nothing."""
 
@@ -74,17 +77,18 @@ async def _connect(ctx: ProbeContext, ip: str, port: int) -> tuple[bool, bool, b
 
 
 async def scan_ports(ctx: ProbeContext, ip: str, ports: Iterable[int]) -> list[int]:
-    """Connect-scan ``ports`` of one host; emit one observation per open port."""
-    port_list = list(ports)
-    results = await asyncio.gather(*(_connect(ctx, ip, p) for p in port_list))
+    """Connect-scan ``ports`` of one host; emit each open port as soon as it answers."""
     open_ports: list[int] = []
-    for port, (is_open, _alive, banner) in zip(port_list, results, strict=True):
-        if not is_open:
-            continue
-        open_ports.append(port)
-        fields = {"banner_hex": banner.hex()} if banner else {}
-        ctx.emit(Observation(probe=ProbeName.SWEEP, ip=ip, fields=fields, port=port, at=now()))
-    return open_ports
+
+    async def one(port: int) -> None:
+        is_open, _alive, banner = await _connect(ctx, ip, port)
+        if is_open:
+            open_ports.append(port)
+            fields = {"banner_hex": banner.hex()} if banner else {}
+            ctx.emit(Observation(probe=ProbeName.SWEEP, ip=ip, fields=fields, port=port, at=now()))
+
+    await asyncio.gather(*(one(p) for p in ports))
+    return sorted(open_ports)
 
 
 def _poke(addresses: Iterable[str]) -> None:
@@ -115,21 +119,29 @@ async def sweep_on_link(
     if not addresses:
         return
     wanted = set(addresses)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
     _poke(addresses)
-    # Read the table after the first answers, again after slower hosts, and
-    # once more after one kernel ARP retransmission when time allows.
-    checkpoints = (ctx.timing.arp_settle, 2 * ctx.timing.arp_settle)
-    elapsed = 0.0
-    for checkpoint in checkpoints:
-        await asyncio.sleep(checkpoint - elapsed)
-        elapsed = checkpoint
-        table = await asyncio.to_thread(netinfo.neighbours)
+    # Hosts on a wired LAN answer ARP within milliseconds: read the table often
+    # and hand each new host on at once. Keep reading until ``arp_settle`` for
+    # slow ones, then poke the silent addresses once more (one kernel ARP
+    # retransmission, for lossy links) and read until ``arp_repoke``.
+    repoked = False
+    while True:
+        table = netinfo.neighbours()  # a small /proc read, cheaper than a thread hop
         for ip, mac in table.items():
             if ip in wanted and ip not in state.alive:
                 state.alive.add(ip)
                 state.macs[ip] = mac
                 ctx.emit(Observation(probe=ProbeName.ARP, ip=ip, mac=mac, at=now()))
                 on_alive(ip, mac)
+        elapsed = loop.time() - start
+        if elapsed >= ctx.timing.arp_repoke:
+            return
+        if elapsed >= ctx.timing.arp_settle and not repoked:
+            repoked = True
+            _poke([ip for ip in addresses if ip not in state.alive])
+        await asyncio.sleep(ARP_POLL)
 
 
 async def sweep_routed(
