@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from cctv_sentinel.credentials import Secret, credentials_from_mapping, load_credentials
 from cctv_sentinel.errors import ConfigError
 
@@ -37,13 +36,17 @@ hosts:
     assert cam21 is not None
     assert (cam21.username, cam21.password.reveal()) == ("cam21", "from-file")
     narrow = creds.for_host("198.18.0.22")
-    assert narrow is not None and narrow.username == "narrow"
+    assert narrow is not None
+    assert narrow.username == "narrow"
     wide = creds.for_host("198.18.1.5")
-    assert wide is not None and wide.username == "wide"
+    assert wide is not None
+    assert wide.username == "wide"
     bymac = creds.for_host("198.18.0.21", "bc:ad:28:00:00:99")
-    assert bymac is not None and bymac.username == "bymac"
+    assert bymac is not None
+    assert bymac.username == "bymac"
     default = creds.for_host("10.1.2.3")
-    assert default is not None and default.password.reveal() == "from-env"
+    assert default is not None
+    assert default.password.reveal() == "from-env"
 
 
 def test_secrets_never_render() -> None:
@@ -72,13 +75,19 @@ def test_empty_file_means_no_credentials(tmp_path: Path) -> None:
         ("hosts: {a: b}", "hosts: must be a list"),
         ("servers: []", "unknown key 'servers'"),
         ("- just\n- a list", "must hold a mapping"),
-        ("default: {username: admin, password_env: SURELY_NOT_SET_XYZ}", "SURELY_NOT_SET_XYZ is not set"),
+        (
+            "default: {username: admin, password_env: SURELY_NOT_SET_XYZ}",
+            "SURELY_NOT_SET_XYZ is not set",
+        ),
         ("default: {username: admin, password_file: missing.txt}", "cannot read"),
         ("default: [unclosed", "not valid YAML (line 1)"),
     ],
 )
 def test_bad_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
-    with pytest.raises(ConfigError, match="(?s)" + message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        ConfigError,
+        match="(?s)" + message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)"),
+    ):
         load_credentials(write(tmp_path, text))
 
 

@@ -6,7 +6,9 @@ from cctv_sentinel.hosts import best_mac, group_hosts
 from cctv_sentinel.model import Observation
 
 
-def obs(probe: str, ip: str, *, mac: str | None = None, port: int | None = None, **fields: str) -> Observation:
+def obs(
+    probe: str, ip: str, *, mac: str | None = None, port: int | None = None, **fields: str
+) -> Observation:
     return Observation(probe=probe, ip=ip, fields=fields, mac=mac, port=port)
 
 

@@ -7,7 +7,6 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-
 from cctv_sentinel.credentials import Credential, Secret
 from cctv_sentinel.discovery import httpclient
 from cctv_sentinel.errors import ProbeError, ProbeTimeoutError
@@ -35,7 +34,8 @@ def reply(body: bytes, *, status: str = "200 OK", extra: str = "") -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(
-            f"HTTP/1.1 {status}\r\nServer: App-webs/\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode()
+            f"HTTP/1.1 {status}\r\nServer: App-webs/\r\n".encode()
+            + f"Content-Length: {len(body)}\r\n{extra}\r\n".encode()
             + body
         )
         await writer.drain()
@@ -145,7 +145,9 @@ async def test_endless_header_is_refused() -> None:
             await httpclient.request("127.0.0.1", port, "/", timeout=3)
 
 
-@pytest.mark.parametrize("garbage", [b"\x00\x00\x00\x10\x00\x00\x00\x1e\r\n\r\n", b"SSH-2.0-x\r\n\r\n"])
+@pytest.mark.parametrize(
+    "garbage", [b"\x00\x00\x00\x10\x00\x00\x00\x1e\r\n\r\n", b"SSH-2.0-x\r\n\r\n"]
+)
 async def test_non_http_answers_are_probe_errors(garbage: bytes) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
@@ -191,7 +193,9 @@ async def test_digest_challenge_is_answered_once_with_credentials() -> None:
     assert second is not None
     assert second.status == 200
     assert (bare.status, none) == (401, None)
-    auth_line = next(line for line in requests[1].split(b"\r\n") if line.startswith(b"Authorization"))
+    auth_line = next(
+        line for line in requests[1].split(b"\r\n") if line.startswith(b"Authorization")
+    )
     assert b'username="admin"' in auth_line
     assert b'realm="IP Camera(C1234)"' in auth_line
     assert b"s3cret-pass" not in b"".join(requests)  # digest, never the password itself

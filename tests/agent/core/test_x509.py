@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from cctv_sentinel.errors import ProtocolError
 from cctv_sentinel.protocols.x509 import parse_names
 
@@ -16,7 +15,9 @@ serialization = pytest.importorskip("cryptography.hazmat.primitives.serializatio
 NameOID = x509.oid.NameOID
 
 
-def make_cert(subject: list[tuple[object, str]], issuer: list[tuple[object, str]] | None = None) -> bytes:
+def make_cert(
+    subject: list[tuple[object, str]], issuer: list[tuple[object, str]] | None = None
+) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     subj = x509.Name([x509.NameAttribute(oid, value) for oid, value in subject])
     iss = x509.Name([x509.NameAttribute(oid, value) for oid, value in (issuer or subject)])
