@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.protocols.text import normalise_mac
 
@@ -192,6 +190,8 @@ def load_credentials(path: Path) -> Credentials:
         raise ConfigError(f"cannot read credentials file {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise ConfigError(f"credentials file {path} is not UTF-8 text") from err
+    import yaml  # noqa: PLC0415  (lazy: only scans with a credentials file need YAML)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
