@@ -1,0 +1,883 @@
+"""Load, validate and index the vendor catalogue (identify/catalogue/*.yaml).
+
+The catalogue is data about the world: who makes what, which labels are
+relabels of whom, which protocol fingerprints betray a maker, and which
+government regimes cover which makers. Every fact carries its public source;
+the loader refuses an entry without one, unknown keys, duplicate aliases and
+references to ids that do not exist, each with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from cctv_sentinel.errors import CatalogueError
+from cctv_sentinel.identify import vocabulary
+
+__all__ = [
+    "CATALOGUE_DIR",
+    "Catalogue",
+    "Fingerprint",
+    "OemEntry",
+    "Regime",
+    "Relation",
+    "Vendor",
+    "load_catalogue",
+    "normalise_label",
+]
+
+CATALOGUE_DIR: Final = Path(__file__).resolve().parent / "catalogue"
+"""The catalogue shipped with the package."""
+
+FILES: Final = ("meta.yaml", "vendors.yaml", "oem.yaml", "fingerprints.yaml", "regimes.yaml")
+
+MAX_FILE_BYTES: Final = 2 * 1024 * 1024
+"""A catalogue file larger than this is not ours (the shipped files are < 100 KiB)."""
+
+ROLES: Final = frozenset({"maker", "brand"})
+"""``maker``: designs/makes what it sells; ``brand``: sells others' products under its name."""
+
+RELATION_KINDS: Final = frozenset({"subsidiary", "affiliate", "joint-venture", "brand", "owner"})
+"""How a vendor hangs off its parent (``owner``: a holding that owns it)."""
+
+MATCHES: Final = frozenset({"present", "equals", "prefix", "contains", "regex", "label"})
+"""How a fingerprint compares a field: ``label`` resolves it against vendor aliases."""
+
+KINDS: Final = frozenset(
+    {
+        "proprietary",
+        "endpoint",
+        "banner",
+        "page",
+        "certificate",
+        "mdns",
+        "ssdp",
+        "label",
+        "model",
+        "service",
+        "type",
+    }
+)
+"""Evidence channels. Evidence within one channel is not independent (max, not sum)."""
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+MIN_SOURCE_LEN: Final = 8
+"""A source shorter than this cannot be a URL, ``owner/repo:path`` or a dated title."""
+
+MAX_ALIAS_TOKENS: Final = 6
+"""Longest alias (in words) tried as a prefix of a device label."""
+
+
+def normalise_label(raw: str) -> str:
+    """Fold a label for comparison: lower case, punctuation to single spaces.
+
+    ``"ZheJiang Dahua Technology CO.,LTD."`` becomes
+    ``"zhejiang dahua technology co ltd"``.
+    """
+    return _NON_ALNUM.sub(" ", raw.casefold()).strip()
+
+
+# --------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """One ownership or affiliation link from a vendor to its parent."""
+
+    parent: str
+    kind: str
+    start: int | None
+    end: int | None
+    source: str
+
+    @property
+    def current(self) -> bool:
+        """True when the link still holds (no end year recorded)."""
+        return self.end is None
+
+
+@dataclass(frozen=True, slots=True)
+class Vendor:
+    """A maker or a brand, as the world knows it."""
+
+    id: str
+    name: str
+    legal_names: tuple[str, ...]
+    ieee_names: tuple[str, ...]
+    aliases: tuple[str, ...]
+    country: str
+    role: str
+    surveillance: bool
+    made_by: str | None
+    relations: tuple[Relation, ...]
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OemEntry:
+    """A brand's product line that is really made by another maker, for a period."""
+
+    id: str
+    brand: str
+    maker: str
+    lines: str
+    models: re.Pattern[str] | None
+    start: int | None
+    end: int | None
+    weight: float
+    source: str
+    note: str = ""
+
+    def period(self) -> str:
+        """The period as text: ``2018-2023``, ``since 2016``, or ``""``."""
+        if self.start is not None and self.end is not None:
+            return f"{self.start}-{self.end}"
+        if self.start is not None:
+            return f"since {self.start}"
+        if self.end is not None:
+            return f"until {self.end}"
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """A rule over one or more observation fields, pointing at a maker or a camera."""
+
+    id: str
+    on: tuple[tuple[str, str], ...]
+    match: str
+    pattern: str | None
+    regex: re.Pattern[str] | None
+    require: tuple[tuple[str, re.Pattern[str]], ...]
+    maker: str | None
+    weight: float
+    kind: str
+    camera: bool | None
+    """True: camera-class evidence; False: evidence of some other device; None: no opinion."""
+    says: str
+    source: str
+    note: str = ""
+
+    def matches(self, value: str) -> bool:
+        """True when ``value`` satisfies this rule's comparison (not ``require``)."""
+        if self.regex is None:  # "present" and "label"
+            return bool(value)
+        return self.regex.search(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Regime:
+    """A government restriction and the makers it covers."""
+
+    id: str
+    jurisdiction: str
+    name: str
+    short: str
+    effective: dt.date
+    scope: str
+    makers: tuple[str, ...]
+    related: bool
+    countries: tuple[str, ...]
+    source: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GenericLabels:
+    """Labels that name no one (``IPCAM``, ``NVT``, ``General``)."""
+
+    values: frozenset[str]
+    source: str
+
+
+@dataclass(frozen=True, eq=False)
+class Catalogue:
+    """The whole catalogue, validated and indexed for fast attribution."""
+
+    version: str
+    updated: str
+    vendors: Mapping[str, Vendor]
+    oem: tuple[OemEntry, ...]
+    fingerprints: tuple[Fingerprint, ...]
+    regimes: Mapping[str, Regime]
+    generic: GenericLabels
+    path: Path
+    _by_field: Mapping[tuple[str, str], tuple[Fingerprint, ...]] = field(
+        repr=False, default_factory=dict
+    )
+    _labels: Mapping[str, str] = field(repr=False, default_factory=dict)
+    _ieee: Mapping[str, str] = field(repr=False, default_factory=dict)
+    _oem_by_brand: Mapping[str, tuple[OemEntry, ...]] = field(repr=False, default_factory=dict)
+    _oem_models: tuple[OemEntry, ...] = field(repr=False, default=())
+
+    def vendor(self, vendor_id: str) -> Vendor:
+        """Return one vendor by id (KeyError when unknown)."""
+        return self.vendors[vendor_id]
+
+    def name_of(self, vendor_id: str | None) -> str | None:
+        """Display name of a vendor id, or None."""
+        if vendor_id is None:
+            return None
+        vendor = self.vendors.get(vendor_id)
+        return vendor.name if vendor else vendor_id
+
+    def rules_for(self, probe: str, field_name: str) -> tuple[Fingerprint, ...]:
+        """Fingerprints that look at ``probe.field`` (``*`` = the probe answered)."""
+        return self._by_field.get((probe, field_name), ())
+
+    def is_generic(self, label: str) -> bool:
+        """True for a label that names no maker (``IPCAM``, ``NVT``...)."""
+        return normalise_label(label) in self.generic.values
+
+    def resolve_label(self, label: str) -> str | None:
+        """Vendor id a device label names, or None.
+
+        The whole label is tried first, then its leading words, longest
+        first, so ``"HIKVISION DS-2CD2143G2-I"`` resolves to ``hikvision``.
+        """
+        norm = normalise_label(label)
+        if not norm:
+            return None
+        hit = self._labels.get(norm)
+        if hit is not None:
+            return hit
+        words = norm.split(" ", MAX_ALIAS_TOKENS)
+        for n in range(min(len(words) - 1, MAX_ALIAS_TOKENS), 0, -1):
+            hit = self._labels.get(" ".join(words[:n]))
+            if hit is not None:
+                return hit
+        return None
+
+    def vendor_for_ieee(self, org: str) -> str | None:
+        """Vendor id of an IEEE registry organisation name, or None."""
+        return self._ieee.get(normalise_label(org))
+
+    def maker_of(self, vendor_id: str) -> str:
+        """The maker a vendor's devices are attributed to (follows ``made_by``)."""
+        seen: set[str] = set()
+        current = vendor_id
+        while current not in seen:
+            seen.add(current)
+            vendor = self.vendors.get(current)
+            if vendor is None or vendor.made_by is None:
+                return current
+            current = vendor.made_by
+        return current
+
+    def ancestors(self, vendor_id: str, *, current_only: bool = True) -> tuple[str, ...]:
+        """Every parent up the ownership graph (nearest first), without ``vendor_id``."""
+        out: list[str] = []
+        queue = [vendor_id]
+        while queue:
+            vendor = self.vendors.get(queue.pop(0))
+            if vendor is None:
+                continue
+            for rel in vendor.relations:
+                if current_only and not rel.current:
+                    continue
+                if rel.parent != vendor_id and rel.parent not in out:
+                    out.append(rel.parent)
+                    queue.append(rel.parent)
+        return tuple(out)
+
+    def related(self, a: str, b: str) -> bool:
+        """True when one vendor is the other, its maker, or in its ownership graph."""
+        if a == b:
+            return True
+        ma, mb = self.maker_of(a), self.maker_of(b)
+        if ma == mb:
+            return True
+        fam_a = {
+            a,
+            ma,
+            *self.ancestors(a, current_only=False),
+            *self.ancestors(ma, current_only=False),
+        }
+        fam_b = {
+            b,
+            mb,
+            *self.ancestors(b, current_only=False),
+            *self.ancestors(mb, current_only=False),
+        }
+        return bool(fam_a & fam_b)
+
+    def oem_for_brand(self, brand_id: str) -> tuple[OemEntry, ...]:
+        """OEM entries of one brand."""
+        return self._oem_by_brand.get(brand_id, ())
+
+    def oem_by_model(self, model: str) -> tuple[OemEntry, ...]:
+        """OEM entries whose model pattern matches ``model``."""
+        return tuple(e for e in self._oem_models if e.models is not None and e.models.search(model))
+
+    def makes_via_oem(self, brand_id: str, maker_id: str) -> OemEntry | None:
+        """The OEM entry saying ``brand_id`` sells products made by ``maker_id``, if any."""
+        for entry in self._oem_by_brand.get(brand_id, ()):
+            if entry.maker == maker_id or self.maker_of(entry.maker) == maker_id:
+                return entry
+        return None
+
+    def country_of(self, vendor_id: str) -> str | None:
+        """Country of a vendor, or None when unknown."""
+        vendor = self.vendors.get(vendor_id)
+        return vendor.country if vendor else None
+
+
+# ------------------------------------------------------------------ validation
+
+
+class _Section:
+    """Reads one mapping entry and turns problems into CatalogueError lines."""
+
+    def __init__(
+        self, where: str, data: Any, allowed: Iterable[str], required: Iterable[str]
+    ) -> None:
+        self.where = where
+        if not isinstance(data, Mapping):
+            raise CatalogueError(f"{where}: expected a mapping, got {type(data).__name__}")
+        allowed_set = frozenset(allowed)
+        unknown = sorted(str(k) for k in data if k not in allowed_set)
+        if unknown:
+            raise CatalogueError(f"{where}: unknown key {unknown[0]!r}")
+        for key in required:
+            if key not in data or data[key] is None or data[key] == "":
+                raise CatalogueError(f"{where}: missing {key!r}")
+        self.data: Mapping[str, Any] = data
+
+    def fail(self, message: str) -> CatalogueError:
+        return CatalogueError(f"{self.where}: {message}")
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self.data.get(key, default)
+        if value is None:
+            raise self.fail(f"missing {key!r}")
+        if isinstance(value, bool) or not isinstance(value, str | int | float | dt.date):
+            raise self.fail(f"{key!r} must be text")
+        text = str(value).strip()
+        if not text and default is None:
+            raise self.fail(f"{key!r} is empty")
+        return text
+
+    def opt_text(self, key: str) -> str | None:
+        return self.text(key) if self.data.get(key) is not None else None
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self.data.get(key, [])
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(f"{key!r} must be a list of non-empty strings")
+        return tuple(v.strip() for v in value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{key!r} must be true or false")
+        return value
+
+    def number(self, key: str, low: float, high: float) -> float:
+        value = self.data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(f"{key!r} must be a number")
+        if not low <= float(value) <= high:
+            raise self.fail(f"{key!r} must be within {low}..{high}")
+        return float(value)
+
+    def year(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1900 <= value <= 2100:
+            raise self.fail(f"{key!r} must be a year")
+        return value
+
+    def source(self) -> str:
+        src = self.text("source")
+        if len(src) < MIN_SOURCE_LEN:
+            raise self.fail("'source' must be a URL, owner/repo:path or a dated document title")
+        return src
+
+    def slug(self, key: str) -> str:
+        value = self.text(key)
+        if not _SLUG.match(value):
+            raise self.fail(f"{key!r} {value!r} is not a lower-case slug")
+        return value
+
+    def regex(self, key: str, pattern: str) -> re.Pattern[str]:
+        try:
+            return re.compile(pattern, re.IGNORECASE)
+        except re.error as err:
+            raise self.fail(f"{key!r} is not a valid regular expression: {err}") from err
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise CatalogueError(f"{path.name}: cannot read ({err.strerror or err})") from err
+    if size > MAX_FILE_BYTES:
+        raise CatalogueError(f"{path.name}: {size} bytes exceeds {MAX_FILE_BYTES}")
+    try:
+        with path.open("rb") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "syntax error"
+        raise CatalogueError(f"{path.name}:{where} not valid YAML ({problem})") from err
+    except OSError as err:
+        raise CatalogueError(f"{path.name}: cannot read ({err.strerror or err})") from err
+
+
+def _entries(doc: Any, filename: str, key: str) -> list[Any]:
+    if not isinstance(doc, Mapping):
+        raise CatalogueError(f"{filename}: expected a mapping with {key!r}")
+    extra = sorted(str(k) for k in doc if k != key)
+    if extra:
+        raise CatalogueError(f"{filename}: unknown key {extra[0]!r}")
+    items = doc.get(key)
+    if not isinstance(items, list) or not items:
+        raise CatalogueError(f"{filename}: {key!r} must be a non-empty list")
+    return items
+
+
+def _relation(where: str, data: Any) -> Relation:
+    s = _Section(
+        where, data, ("parent", "kind", "from", "to", "source"), ("parent", "kind", "source")
+    )
+    kind = s.text("kind")
+    if kind not in RELATION_KINDS:
+        raise s.fail(f"'kind' must be one of {', '.join(sorted(RELATION_KINDS))}")
+    start, end = s.year("from"), s.year("to")
+    if start is not None and end is not None and end < start:
+        raise s.fail("'to' is before 'from'")
+    return Relation(parent=s.slug("parent"), kind=kind, start=start, end=end, source=s.source())
+
+
+_VENDOR_KEYS = (
+    "id",
+    "name",
+    "legal_names",
+    "ieee_names",
+    "aliases",
+    "country",
+    "role",
+    "surveillance",
+    "made_by",
+    "relations",
+    "source",
+    "note",
+)
+
+
+def _vendor(index: int, data: Any) -> Vendor:
+    where = f"vendors.yaml: vendor #{index + 1}"
+    if isinstance(data, Mapping) and isinstance(data.get("id"), str):
+        where = f"vendors.yaml: vendor {data['id']!r}"
+    s = _Section(where, data, _VENDOR_KEYS, ("id", "name", "country", "role", "source"))
+    country = s.text("country")
+    if not _COUNTRY.match(country):
+        raise s.fail("'country' must be an ISO 3166 alpha-2 code")
+    role = s.text("role")
+    if role not in ROLES:
+        raise s.fail(f"'role' must be one of {', '.join(sorted(ROLES))}")
+    rels_raw = data.get("relations") or []
+    if not isinstance(rels_raw, list):
+        raise s.fail("'relations' must be a list")
+    relations = tuple(_relation(f"{where} relation #{i + 1}", r) for i, r in enumerate(rels_raw))
+    made_by = s.slug("made_by") if data.get("made_by") is not None else None
+    return Vendor(
+        id=s.slug("id"),
+        name=s.text("name"),
+        legal_names=s.texts("legal_names"),
+        ieee_names=s.texts("ieee_names"),
+        aliases=s.texts("aliases"),
+        country=country,
+        role=role,
+        surveillance=s.flag("surveillance", default=False),
+        made_by=made_by,
+        relations=relations,
+        source=s.source(),
+        note=s.text("note", ""),
+    )
+
+
+_OEM_KEYS = ("id", "brand", "maker", "lines", "models", "from", "to", "weight", "source", "note")
+
+
+def _oem(index: int, data: Any) -> OemEntry:
+    where = f"oem.yaml: entry #{index + 1}"
+    if isinstance(data, Mapping) and isinstance(data.get("id"), str):
+        where = f"oem.yaml: entry {data['id']!r}"
+    s = _Section(where, data, _OEM_KEYS, ("id", "brand", "maker", "lines", "weight", "source"))
+    models = s.opt_text("models")
+    start, end = s.year("from"), s.year("to")
+    if start is not None and end is not None and end < start:
+        raise s.fail("'to' is before 'from'")
+    return OemEntry(
+        id=s.slug("id"),
+        brand=s.slug("brand"),
+        maker=s.slug("maker"),
+        lines=s.text("lines"),
+        models=s.regex("models", models) if models else None,
+        start=start,
+        end=end,
+        weight=s.number("weight", 0.05, 0.95),
+        source=s.source(),
+        note=s.text("note", ""),
+    )
+
+
+_RULE_KEYS = (
+    "id",
+    "fields",
+    "match",
+    "pattern",
+    "require",
+    "maker",
+    "weight",
+    "kind",
+    "camera",
+    "says",
+    "source",
+    "note",
+)
+
+
+def _targets(s: _Section) -> tuple[tuple[str, str], ...]:
+    raw = s.texts("fields")
+    if not raw:
+        raise s.fail("'fields' must name at least one probe.field")
+    out: list[tuple[str, str]] = []
+    for item in raw:
+        probe, sep, field_name = item.partition(".")
+        if not sep or not vocabulary.known_field(probe, field_name):
+            raise s.fail(f"'fields' names unknown observation field {item!r}")
+        out.append((probe, field_name))
+    return tuple(out)
+
+
+def _compile_match(s: _Section, match: str, pattern: str | None) -> re.Pattern[str] | None:
+    if match in {"present", "label"}:
+        if pattern is not None:
+            raise s.fail(f"match {match!r} takes no 'pattern'")
+        return None
+    if pattern is None:
+        raise s.fail(f"match {match!r} needs a 'pattern'")
+    if match == "equals":
+        return s.regex("pattern", f"^{re.escape(pattern)}$")
+    if match == "prefix":
+        return s.regex("pattern", f"^{re.escape(pattern)}")
+    if match == "contains":
+        return s.regex("pattern", re.escape(pattern))
+    return s.regex("pattern", pattern)
+
+
+def _rule(index: int, data: Any) -> Fingerprint:
+    where = f"fingerprints.yaml: rule #{index + 1}"
+    if isinstance(data, Mapping) and isinstance(data.get("id"), str):
+        where = f"fingerprints.yaml: rule {data['id']!r}"
+    s = _Section(
+        where, data, _RULE_KEYS, ("id", "fields", "match", "weight", "kind", "says", "source")
+    )
+    match = s.text("match")
+    if match not in MATCHES:
+        raise s.fail(f"'match' must be one of {', '.join(sorted(MATCHES))}")
+    kind = s.text("kind")
+    if kind not in KINDS:
+        raise s.fail(f"'kind' must be one of {', '.join(sorted(KINDS))}")
+    targets = _targets(s)
+    pattern = s.opt_text("pattern")
+    regex = _compile_match(s, match, pattern)
+    req_raw = data.get("require") or {}
+    if not isinstance(req_raw, Mapping):
+        raise s.fail("'require' must map field names to regular expressions")
+    probes = {p for p, _ in targets}
+    require: list[tuple[str, re.Pattern[str]]] = []
+    for fname, pat in req_raw.items():
+        if not isinstance(fname, str) or not isinstance(pat, str | int):
+            raise s.fail("'require' must map field names to regular expressions")
+        if not all(vocabulary.known_field(p, fname) for p in probes):
+            raise s.fail(f"'require' names unknown field {fname!r}")
+        require.append((fname, s.regex(f"require.{fname}", str(pat))))
+    maker = s.slug("maker") if data.get("maker") is not None else None
+    weight = s.number("weight", 0.0, 0.99)
+    camera_raw = data.get("camera")
+    if camera_raw is not None and not isinstance(camera_raw, bool):
+        raise s.fail("'camera' must be true or false")
+    camera: bool | None = camera_raw
+    if match == "label":
+        if maker is not None:
+            raise s.fail("a 'label' rule names its maker through the vendor aliases, not 'maker'")
+    elif maker is None and camera is None:
+        raise s.fail("a rule must name a 'maker' or say whether it shows a camera ('camera')")
+    return Fingerprint(
+        id=s.slug("id"),
+        on=targets,
+        match=match,
+        pattern=pattern,
+        regex=regex,
+        require=tuple(require),
+        maker=maker,
+        weight=weight,
+        kind=kind,
+        camera=camera,
+        says=s.text("says"),
+        source=s.source(),
+        note=s.text("note", ""),
+    )
+
+
+_REGIME_KEYS = (
+    "id",
+    "jurisdiction",
+    "name",
+    "short",
+    "effective",
+    "scope",
+    "makers",
+    "related",
+    "countries",
+    "source",
+    "note",
+)
+
+
+def _regime(index: int, data: Any) -> Regime:
+    where = f"regimes.yaml: regime #{index + 1}"
+    if isinstance(data, Mapping) and isinstance(data.get("id"), str):
+        where = f"regimes.yaml: regime {data['id']!r}"
+    s = _Section(
+        where,
+        data,
+        _REGIME_KEYS,
+        ("id", "jurisdiction", "name", "short", "effective", "scope", "source"),
+    )
+    raw_date = data.get("effective")
+    if isinstance(raw_date, dt.datetime):
+        effective = raw_date.date()
+    elif isinstance(raw_date, dt.date):
+        effective = raw_date
+    else:
+        try:
+            effective = dt.date.fromisoformat(str(raw_date))
+        except ValueError as err:
+            raise s.fail("'effective' must be a date (YYYY-MM-DD)") from err
+    makers = s.texts("makers")
+    for m in makers:
+        if not _SLUG.match(m):
+            raise s.fail(f"maker {m!r} is not a vendor id")
+    countries = s.texts("countries")
+    for c in countries:
+        if not _COUNTRY.match(c):
+            raise s.fail(f"country {c!r} is not an ISO 3166 alpha-2 code")
+    if not makers and not countries:
+        raise s.fail("a regime must cover 'makers' or 'countries'")
+    return Regime(
+        id=s.slug("id"),
+        jurisdiction=s.text("jurisdiction"),
+        name=s.text("name"),
+        short=s.text("short"),
+        effective=effective,
+        scope=s.text("scope"),
+        makers=makers,
+        related=s.flag("related", default=True),
+        countries=countries,
+        source=s.source(),
+        note=s.text("note", ""),
+    )
+
+
+def _generic(doc: Any) -> GenericLabels:
+    s = _Section(
+        "fingerprints.yaml: generic_labels", doc, ("values", "source"), ("values", "source")
+    )
+    values = frozenset(normalise_label(v) for v in s.texts("values"))
+    return GenericLabels(values=values - {""}, source=s.source())
+
+
+def _unique(kind: str, ids: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise CatalogueError(f"{kind}: duplicate id {item!r}")
+        seen.add(item)
+
+
+def _check_refs(
+    vendors: Mapping[str, Vendor],
+    oem: Iterable[OemEntry],
+    rules: Iterable[Fingerprint],
+    regimes: Iterable[Regime],
+) -> None:
+    def need(where: str, ref: str | None) -> None:
+        if ref is not None and ref not in vendors:
+            raise CatalogueError(f"{where}: unknown vendor {ref!r}")
+
+    for v in vendors.values():
+        need(f"vendors.yaml: vendor {v.id!r} made_by", v.made_by)
+        if v.made_by == v.id:
+            raise CatalogueError(f"vendors.yaml: vendor {v.id!r} is made_by itself")
+        for rel in v.relations:
+            need(f"vendors.yaml: vendor {v.id!r} relation", rel.parent)
+            if rel.parent == v.id:
+                raise CatalogueError(f"vendors.yaml: vendor {v.id!r} is its own parent")
+    for e in oem:
+        need(f"oem.yaml: entry {e.id!r} brand", e.brand)
+        need(f"oem.yaml: entry {e.id!r} maker", e.maker)
+        if e.brand == e.maker:
+            raise CatalogueError(f"oem.yaml: entry {e.id!r} maps a brand to itself")
+    for r in rules:
+        need(f"fingerprints.yaml: rule {r.id!r} maker", r.maker)
+    for g in regimes:
+        for m in g.makers:
+            need(f"regimes.yaml: regime {g.id!r} makers", m)
+
+
+def _label_index(vendors: Mapping[str, Vendor], generic: GenericLabels) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for v in vendors.values():
+        names = {normalise_label(n) for n in (v.name, *v.aliases, *v.legal_names)}
+        names.discard("")
+        for raw in v.aliases:
+            if raw != v.name and normalise_label(raw) == normalise_label(v.name):
+                raise CatalogueError(
+                    f"vendors.yaml: vendor {v.id!r}: alias {raw!r} repeats its name"
+                )
+        for norm in sorted(names):
+            if norm in generic.values:
+                raise CatalogueError(
+                    f"vendors.yaml: vendor {v.id!r}: alias {norm!r} is listed as a generic label"
+                )
+            other = index.get(norm)
+            if other is not None and other != v.id:
+                raise CatalogueError(
+                    f"vendors.yaml: duplicate alias {norm!r} (vendors {other!r} and {v.id!r})"
+                )
+            index[norm] = v.id
+    return index
+
+
+def _ieee_index(vendors: Mapping[str, Vendor]) -> dict[str, str]:
+    index: dict[str, str] = {}
+    for v in vendors.values():
+        for name in v.ieee_names:
+            norm = normalise_label(name)
+            other = index.get(norm)
+            if other is not None and other != v.id:
+                raise CatalogueError(
+                    f"vendors.yaml: IEEE name {name!r} claimed by {other!r} and {v.id!r}"
+                )
+            index[norm] = v.id
+    return index
+
+
+def _check_cycles(vendors: Mapping[str, Vendor]) -> None:
+    for start in vendors:
+        seen = {start}
+        current: str | None = vendors[start].made_by
+        while current is not None:
+            if current in seen:
+                raise CatalogueError(f"vendors.yaml: made_by cycle through {start!r}")
+            seen.add(current)
+            current = vendors[current].made_by
+
+
+def _meta(doc: Any) -> tuple[str, str]:
+    s = _Section("meta.yaml", doc, ("version", "updated", "description"), ("version", "updated"))
+    return s.text("version"), s.text("updated")
+
+
+def _build(path: Path) -> Catalogue:
+    if not path.is_dir():
+        raise CatalogueError(f"catalogue directory {path} does not exist")
+    docs = {name: _read_yaml(path / name) for name in FILES}
+    version, updated = _meta(docs["meta.yaml"])
+
+    vendor_list = [
+        _vendor(i, d)
+        for i, d in enumerate(_entries(docs["vendors.yaml"], "vendors.yaml", "vendors"))
+    ]
+    _unique("vendors.yaml", (v.id for v in vendor_list))
+    vendors = {v.id: v for v in vendor_list}
+
+    oem = tuple(_oem(i, d) for i, d in enumerate(_entries(docs["oem.yaml"], "oem.yaml", "oem")))
+    _unique("oem.yaml", (e.id for e in oem))
+
+    fp_doc = docs["fingerprints.yaml"]
+    if not isinstance(fp_doc, Mapping):
+        raise CatalogueError(
+            "fingerprints.yaml: expected a mapping with 'generic_labels' and 'rules'"
+        )
+    extra = sorted(str(k) for k in fp_doc if k not in {"generic_labels", "rules"})
+    if extra:
+        raise CatalogueError(f"fingerprints.yaml: unknown key {extra[0]!r}")
+    generic = _generic(fp_doc.get("generic_labels"))
+    rules = tuple(
+        _rule(i, d)
+        for i, d in enumerate(
+            _entries({"rules": fp_doc.get("rules")}, "fingerprints.yaml", "rules")
+        )
+    )
+    _unique("fingerprints.yaml", (r.id for r in rules))
+
+    regime_list = [
+        _regime(i, d)
+        for i, d in enumerate(_entries(docs["regimes.yaml"], "regimes.yaml", "regimes"))
+    ]
+    _unique("regimes.yaml", (g.id for g in regime_list))
+
+    _check_refs(vendors, oem, rules, regime_list)
+    _check_cycles(vendors)
+    labels = _label_index(vendors, generic)
+    ieee = _ieee_index(vendors)
+
+    by_field: dict[tuple[str, str], list[Fingerprint]] = {}
+    for rule in rules:
+        for target in rule.on:
+            by_field.setdefault(target, []).append(rule)
+    oem_by_brand: dict[str, list[OemEntry]] = {}
+    for entry in oem:
+        oem_by_brand.setdefault(entry.brand, []).append(entry)
+
+    return Catalogue(
+        version=version,
+        updated=updated,
+        vendors=vendors,
+        oem=oem,
+        fingerprints=rules,
+        regimes={g.id: g for g in regime_list},
+        generic=generic,
+        path=path,
+        _by_field={k: tuple(v) for k, v in by_field.items()},
+        _labels=labels,
+        _ieee=ieee,
+        _oem_by_brand={k: tuple(v) for k, v in oem_by_brand.items()},
+        _oem_models=tuple(e for e in oem if e.models is not None),
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(path: Path) -> Catalogue:
+    return _build(path)
+
+
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    """Load and validate the catalogue (the packaged one by default); cached per path.
+
+    Raises CatalogueError with a one-line reason naming the file and entry.
+    """
+    target = (path or CATALOGUE_DIR).resolve()
+    return _cached(target)
