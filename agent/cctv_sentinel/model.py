@@ -102,11 +102,7 @@ class Observation:
             raise ValueError("observation 'mac' must be a string")
         if port is not None and (not isinstance(port, int) or isinstance(port, bool)):
             raise ValueError("observation 'port' must be an integer")
-        if (
-            not isinstance(at, int | float)
-            or isinstance(at, bool)
-            or not math.isfinite(at)
-        ):
+        if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at):
             raise ValueError("observation 'at' must be a number")
         return cls(probe=probe, ip=ip, fields=fields, mac=mac, port=port, at=float(at))
 
