@@ -14,18 +14,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from cctv_sentinel import __version__
 from cctv_sentinel.credentials import Credentials, load_credentials, world_readable
 from cctv_sentinel.errors import SentinelError, UsageError
-from cctv_sentinel.identify import load_catalogue
-from cctv_sentinel.identify.catalogue import Catalogue
-from cctv_sentinel.identify.policy import Policy
 from cctv_sentinel.logs import setup_logging
-from cctv_sentinel.model import ScanResult
-from cctv_sentinel.report import to_csv, to_json, to_table
-from cctv_sentinel.results import build_result
 from cctv_sentinel.scanner import (
     ALL_PROBES,
     Scanner,
@@ -33,6 +27,10 @@ from cctv_sentinel.scanner import (
     ScanRun,
     parse_networks,
 )
+
+if TYPE_CHECKING:
+    from cctv_sentinel.identify.catalogue import Catalogue
+    from cctv_sentinel.model import ScanResult
 
 PROG = "cctv-sentinel"
 EXIT_OK = 0
@@ -227,8 +225,9 @@ class _ProgressLine:
 
 
 async def _scan(scanner: Scanner, show_progress: bool) -> tuple[ScanRun, Catalogue]:
-    # The catalogue (~0.2 s of YAML) loads in a thread while the probes wait on the network.
-    catalogue = asyncio.create_task(asyncio.to_thread(load_catalogue))
+    # The identify package and its catalogue load in a thread while the probes
+    # wait on the network: they are needed only once the scan is over.
+    catalogue = asyncio.create_task(asyncio.to_thread(_load_catalogue))
     progress = (
         _ProgressLine(sys.stderr, ", ".join(map(str, scanner.networks))) if show_progress else None
     )
@@ -243,6 +242,12 @@ async def _scan(scanner: Scanner, show_progress: bool) -> tuple[ScanRun, Catalog
         if progress is not None:
             progress.clear()
     return run, await catalogue
+
+
+def _load_catalogue() -> Catalogue:
+    from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415  (see _scan)
+
+    return load_catalogue()
 
 
 def _load_credentials(path: Path | None) -> Credentials:
@@ -271,6 +276,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     scanner = Scanner(options)
     show_progress = not args.no_progress and sys.stderr.isatty()
     run, catalogue = asyncio.run(_scan(scanner, show_progress))
+    from cctv_sentinel.identify.policy import Policy  # noqa: PLC0415  (loaded during the scan)
+    from cctv_sentinel.results import build_result  # noqa: PLC0415
+
     result = build_result(run, catalogue, Policy())
     _write(args, _render(args, result, catalogue.version))
     for line in result.info.errors:
@@ -279,6 +287,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace, result: ScanResult, catalogue_version: str) -> str:
+    from cctv_sentinel.report import to_csv, to_json, to_table  # noqa: PLC0415
+
     if args.format == "json":
         return to_json(result, raw=args.raw, catalogue_version=catalogue_version)
     if args.format == "csv":
@@ -306,10 +316,8 @@ def _write(args: argparse.Namespace, text: str) -> None:
 
 def version_text() -> str:
     """``--version``: agent and catalogue versions."""
-    from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
-
     try:
-        catalogue = load_catalogue()
+        catalogue = _load_catalogue()
         cat = catalogue.version
     except SentinelError as err:
         cat = f"unavailable ({err})"

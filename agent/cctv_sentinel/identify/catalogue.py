@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
-
 from cctv_sentinel.errors import CatalogueError
 from cctv_sentinel.identify import vocabulary
 
@@ -429,9 +427,14 @@ def _read_yaml(path: Path) -> Any:
         raise CatalogueError(f"{path.name}: cannot read ({err.strerror or err})") from err
     if size > MAX_FILE_BYTES:
         raise CatalogueError(f"{path.name}: {size} bytes exceeds {MAX_FILE_BYTES}")
+    import yaml  # noqa: PLC0415  (lazy: the catalogue loads off the scan's critical path)
+
+    # libyaml's C loader, when PyYAML has it, reads the catalogue about ten
+    # times faster than the pure-Python one; both are "safe" loaders.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         with path.open("rb") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=loader)  # noqa: S506  (a safe loader, see above)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -10,9 +10,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from netaddr import EUI, NotRegisteredError
-from netaddr.core import AddrFormatError
-
 from cctv_sentinel.protocols.text import normalise_mac
 
 __all__ = ["OuiRecord", "lookup"]
@@ -38,6 +35,10 @@ _RA = "ieee registration authority"
 
 @functools.lru_cache(maxsize=4096)
 def _by_prefix(mac: str) -> OuiRecord | None:
+    # Lazy: netaddr's import and registry index cost ~40 ms, paid only once a MAC is looked up.
+    from netaddr import EUI, NotRegisteredError  # noqa: PLC0415
+    from netaddr.core import AddrFormatError  # noqa: PLC0415
+
     try:
         eui = EUI(mac)
     except (AddrFormatError, ValueError, TypeError):
