@@ -103,9 +103,52 @@ def _probes(text: str) -> frozenset[str]:
 
 
 Register = Callable[[Any], None]  # receives the sub-parsers object of build_parser()
-_COMMAND_MODULES: list[Register] = []
+
+
+def _verdict_commands(sub: Any) -> None:
+    from cctv_sentinel import verdict_cli  # noqa: PLC0415
+
+    verdict_cli.register(sub)
+
+
+_COMMAND_MODULES: list[Register] = [_verdict_commands]
 """Feature packages add their sub-commands here (each: ``register(subparsers)``,
 setting ``func`` to a handler ``(args) -> exit code``)."""
+
+
+def add_scan_options(parser: argparse.ArgumentParser) -> None:
+    """What to scan and how: shared by scan, report and explain."""
+    parser.add_argument(
+        "--network",
+        "-n",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="network to scan (repeatable); default: this host's IPv4 networks",
+    )
+    parser.add_argument(
+        "--ports",
+        type=_ports,
+        default=None,
+        metavar="LIST",
+        help="TCP ports to sweep, e.g. 80,443,554,8000-8010 (default: camera ports)",
+    )
+    parser.add_argument(
+        "--credentials", type=Path, metavar="FILE", help="camera credentials file (YAML)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=None,
+        metavar="S",
+        help="deadline of the whole scan in seconds (default 8)",
+    )
+    parser.add_argument(
+        "--probes", type=_probes, default=None, metavar="LIST", help="only these probes"
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress indicator on stderr"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,50 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     scan = sub.add_parser("scan", help="scan networks once and list the cameras found")
-    scan.add_argument(
-        "--network",
-        "-n",
-        action="append",
-        default=[],
-        metavar="CIDR",
-        help="network to scan (repeatable); default: this host's IPv4 networks",
-    )
-    scan.add_argument(
-        "--ports",
-        type=_ports,
-        default=None,
-        metavar="LIST",
-        help="TCP ports to sweep, e.g. 80,443,554,8000-8010 (default: camera ports)",
-    )
-    scan.add_argument(
-        "--credentials",
-        type=Path,
-        metavar="FILE",
-        help="camera credentials file (YAML)",
-    )
-    scan.add_argument(
-        "--timeout",
-        type=_timeout,
-        default=None,
-        metavar="S",
-        help="deadline of the whole scan in seconds (default 8)",
-    )
     scan.add_argument("--format", choices=("table", "json", "csv"), default="table")
     scan.add_argument(
-        "--raw",
-        action="store_true",
-        help="JSON: keep every raw observation (for classify)",
+        "--raw", action="store_true", help="JSON: keep every raw observation (for classify)"
     )
     scan.add_argument(
-        "--explain",
-        action="store_true",
-        help="print the evidence chain of every camera",
+        "--explain", action="store_true", help="print the evidence chain of every camera"
     )
-    scan.add_argument(
-        "--probes", type=_probes, default=None, metavar="LIST", help="only these probes"
-    )
-    scan.add_argument("--no-progress", action="store_true", help="no progress indicator on stderr")
     scan.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
+    add_scan_options(scan)
+    from cctv_sentinel.verdict_cli import add_policy_options  # noqa: PLC0415
+
+    add_policy_options(scan)
     scan.set_defaults(func=cmd_scan)
     for register in _COMMAND_MODULES:
         register(sub)
@@ -262,10 +273,8 @@ def _load_credentials(path: Path | None) -> Credentials:
     return creds
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
-    """Scan once, print the report, exit 1 when something restricted was found."""
-    if args.raw and args.format != "json":
-        raise UsageError("--raw needs --format json")
+def live_result(args: argparse.Namespace) -> tuple[ScanResult, Catalogue]:
+    """Scan as the options say and judge what was found."""
     options = ScanOptions(
         networks=parse_networks(args.network),
         credentials=_load_credentials(args.credentials),
@@ -276,32 +285,47 @@ def cmd_scan(args: argparse.Namespace) -> int:
     scanner = Scanner(options)
     show_progress = not args.no_progress and sys.stderr.isatty()
     run, catalogue = asyncio.run(_scan(scanner, show_progress))
-    from cctv_sentinel.identify.policy import Policy  # noqa: PLC0415  (loaded during the scan)
-    from cctv_sentinel.results import build_result  # noqa: PLC0415
+    from cctv_sentinel.results import build_result  # noqa: PLC0415  (loaded during the scan)
+    from cctv_sentinel.verdict_cli import policy_from_args  # noqa: PLC0415
 
-    result = build_result(run, catalogue, Policy())
-    _write(args, _render(args, result, catalogue.version))
+    result = build_result(run, catalogue, policy_from_args(args, catalogue))
     for line in result.info.errors:
         print(f"{PROG}: note: {line}", file=sys.stderr)
+    return result, catalogue
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Scan once, print the report, exit 1 when something restricted was found."""
+    if args.raw and args.format != "json":
+        raise UsageError("--raw needs --format json")
+    if args.policy is not None or args.regimes:
+        from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
+        from cctv_sentinel.verdict_cli import policy_from_args  # noqa: PLC0415
+
+        policy_from_args(args, load_catalogue())  # a bad policy fails before the scan, not after
+    result, catalogue = live_result(args)
+    write_output(args, render(args, result, catalogue))
     return EXIT_RESTRICTED if result.any_restricted else EXIT_OK
 
 
-def _render(args: argparse.Namespace, result: ScanResult, catalogue_version: str) -> str:
+def render(args: argparse.Namespace, result: ScanResult, catalogue: Catalogue) -> str:
+    """The result in the format the options ask for."""
     from cctv_sentinel.report import to_csv, to_json, to_table  # noqa: PLC0415
 
     if args.format == "json":
-        return to_json(result, raw=args.raw, catalogue_version=catalogue_version)
+        return to_json(result, raw=args.raw, catalogue_version=catalogue.version)
     if args.format == "csv":
         return to_csv(result)
     text = to_table(result)
     if args.explain:
         from cctv_sentinel.results import explain_lines  # noqa: PLC0415
 
-        text += "\n" + "\n".join(explain_lines(result)) + "\n"
+        text += "\n" + "\n".join(explain_lines(result, catalogue)) + "\n"
     return text
 
 
-def _write(args: argparse.Namespace, text: str) -> None:
+def write_output(args: argparse.Namespace, text: str) -> None:
+    """Print ``text``, or write it atomically to ``--output``."""
     if args.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -138,10 +138,11 @@ def to_csv(result: ScanResult) -> str:
                 row["explanation"],
             ]
         )
-    return _csv_safe(buf.getvalue())
+    return csv_safe(buf.getvalue())
 
 
-def _csv_safe(text: str) -> str:
+def csv_safe(text: str) -> str:
+    """Neutralise cells that a spreadsheet would run as formulas (=, +, -, @)."""
     # Device strings that start with = + - @ would run as formulas in a spreadsheet.
     out_lines = []
     for line in text.splitlines():
@@ -201,9 +202,11 @@ def to_table(result: ScanResult) -> str:
         f"{n} {risk}" for risk, n in sorted(counts.items(), key=lambda kv: -RISK_ORDER[Risk(kv[0])])
     )
     took = result.info.finished - result.info.started
+    where = ", ".join(result.info.networks) or "saved input"
+    timing = f" in {took:.1f} s" if result.info.networks else ""
     lines.append("")
     lines.append(
-        f"{len(cameras)} camera(s) among {len(result.hosts)} host(s) on "
-        f"{', '.join(result.info.networks)} in {took:.1f} s" + (f": {summary}" if summary else "")
+        f"{len(cameras)} camera(s) among {len(result.hosts)} host(s) on {where}{timing}"
+        + (f": {summary}" if summary else "")
     )
     return "\n".join(lines) + "\n"

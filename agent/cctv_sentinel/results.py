@@ -29,24 +29,30 @@ def cameras_among(hosts: Iterable[Host], catalogue: Catalogue, policy: Policy) -
 
 def build_result(run: ScanRun, catalogue: Catalogue, policy: Policy) -> ScanResult:
     """Turn one scan's observations into hosts and camera verdicts."""
-    hosts = group_hosts(run.observations)
+    info = ScanInfo(
+        started=run.started,
+        finished=run.finished,
+        networks=tuple(str(n) for n in run.networks),
+        probes=run.probes,
+        errors=tuple(run.errors),
+    )
+    return result_for_hosts(info, group_hosts(run.observations), catalogue, policy)
+
+
+def result_for_hosts(
+    info: ScanInfo, hosts: Iterable[Host], catalogue: Catalogue, policy: Policy
+) -> ScanResult:
+    """Verdicts for hosts that came from anywhere (a scan, a saved file, nmap)."""
+    host_list = tuple(hosts)
     return ScanResult(
-        info=ScanInfo(
-            started=run.started,
-            finished=run.finished,
-            networks=tuple(str(n) for n in run.networks),
-            probes=run.probes,
-            errors=tuple(run.errors),
-        ),
-        hosts=tuple(hosts),
-        cameras=tuple(cameras_among(hosts, catalogue, policy)),
+        info=info, hosts=host_list, cameras=tuple(cameras_among(host_list, catalogue, policy))
     )
 
 
-def explain_lines(result: ScanResult) -> list[str]:
+def explain_lines(result: ScanResult, catalogue: Catalogue | None = None) -> list[str]:
     """The evidence chain of every camera, for ``--explain``."""
     lines: list[str] = []
     for camera in result.cameras:
-        lines.extend(explain(camera.host, camera.attribution, camera.assessment))
+        lines.extend(explain(camera.host, camera.attribution, camera.assessment, catalogue))
         lines.append("")
     return lines

@@ -1,0 +1,241 @@
+"""Verdict commands that need no live scan: ``classify``, ``report`` (also live), ``explain``.
+
+They share the policy options with ``scan``: ``--policy FILE`` (YAML, the same
+mapping as the ``policy:`` section of the service config) and ``--regimes LIST``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cctv_sentinel.errors import ConfigError, InputFileError, UsageError
+
+if TYPE_CHECKING:
+    from cctv_sentinel.identify import Catalogue, Policy
+    from cctv_sentinel.model import Host, ScanResult
+
+MAX_POLICY_FILE = 1024 * 1024
+"""A policy file over 1 MiB is a mistake."""
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    """``--policy FILE`` and ``--regimes LIST`` (default: every regime in the catalogue)."""
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        metavar="FILE",
+        help="policy file (YAML: regimes, min_confidence, allow, deny; see docs/catalogue.md)",
+    )
+    parser.add_argument(
+        "--regimes",
+        metavar="LIST",
+        help="comma-separated regime ids that count as restricted (default: all)",
+    )
+
+
+def policy_from_args(args: argparse.Namespace, catalogue: Catalogue) -> Policy:
+    """The policy the options ask for, checked against the catalogue."""
+    from cctv_sentinel.identify import Policy, check_policy, policy_from_mapping  # noqa: PLC0415
+
+    data: dict[str, Any] = {}
+    if getattr(args, "policy", None) is not None:
+        data = dict(_read_policy(args.policy))
+    if getattr(args, "regimes", None):
+        data["regimes"] = [r.strip() for r in args.regimes.split(",") if r.strip()]
+    policy = policy_from_mapping(data) if data else Policy()
+    check_policy(policy, catalogue)
+    return policy
+
+
+def _read_policy(path: Path) -> dict[str, Any]:
+    import yaml  # noqa: PLC0415  (only when a policy file is given)
+
+    try:
+        if path.stat().st_size > MAX_POLICY_FILE:
+            raise ConfigError(f"{path}: larger than 1 MiB")
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read policy file {path}: {err.strerror}") from err
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError(f"policy file {path} is not valid YAML") from err
+    if isinstance(data, dict) and "policy" in data and len(data) == 1:
+        data = data["policy"]  # a config file's policy section on its own is fine too
+    if not isinstance(data, dict):
+        raise ConfigError(f"policy file {path} must hold a mapping")
+    return data
+
+
+def _offline_result(
+    hosts: list[Host], catalogue: Catalogue, policy: Policy, sources: list[Path]
+) -> ScanResult:
+    from cctv_sentinel.model import ScanInfo  # noqa: PLC0415
+    from cctv_sentinel.results import result_for_hosts  # noqa: PLC0415
+
+    mtimes = [p.stat().st_mtime for p in sources if p.exists()] or [time.time()]
+    probes = tuple(sorted({o.probe for h in hosts for o in h.observations}))
+    info = ScanInfo(started=min(mtimes), finished=max(mtimes), networks=(), probes=probes)
+    return result_for_hosts(info, hosts, catalogue, policy)
+
+
+def load_inputs(paths: list[Path]) -> tuple[list[Host], list[str]]:
+    """Hosts from every readable file, and one error line per unreadable one."""
+    from cctv_sentinel.inputs import load_hosts  # noqa: PLC0415
+
+    hosts: list[Host] = []
+    errors: list[str] = []
+    for path in paths:
+        try:
+            hosts.extend(load_hosts(path))
+        except InputFileError as err:
+            errors.append(str(err))
+    return hosts, errors
+
+
+def _fail_if_nothing_read(hosts: list[Host], errors: list[str]) -> None:
+    if errors and not hosts:
+        raise InputFileError("; ".join(errors))
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Verdicts for saved scans and nmap XML; exit 1 when something is restricted."""
+    from cctv_sentinel.cli import EXIT_OK, EXIT_RESTRICTED, PROG, render, write_output  # noqa: PLC0415
+    from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
+
+    catalogue = load_catalogue()
+    policy = policy_from_args(args, catalogue)
+    hosts, errors = load_inputs(args.files)
+    _fail_if_nothing_read(hosts, errors)
+    result = _offline_result(hosts, catalogue, policy, args.files)
+    write_output(args, render(args, result, catalogue))
+    for line in errors:
+        print(f"{PROG}: error: {line}", file=sys.stderr)
+    if errors:
+        # What could be read was reported above; the bad input still fails the command.
+        raise SystemExit(2)
+    return EXIT_RESTRICTED if result.any_restricted else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """The auditor's report, from saved inputs (--from) or a live scan."""
+    from cctv_sentinel.audit import to_audit_csv, to_audit_html  # noqa: PLC0415
+    from cctv_sentinel.cli import EXIT_OK, EXIT_RESTRICTED, PROG, live_result, write_output  # noqa: PLC0415
+    from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
+
+    errors: list[str] = []
+    if args.inputs:
+        catalogue = load_catalogue()
+        policy = policy_from_args(args, catalogue)
+        hosts, errors = load_inputs(args.inputs)
+        _fail_if_nothing_read(hosts, errors)
+        result = _offline_result(hosts, catalogue, policy, args.inputs)
+    else:
+        result, catalogue = live_result(args)
+    text = (
+        to_audit_html(result, catalogue, title=args.title)
+        if args.format == "html"
+        else to_audit_csv(result, catalogue)
+    )
+    write_output(args, text)
+    for line in errors:
+        print(f"{PROG}: error: {line}", file=sys.stderr)
+    if errors:
+        raise SystemExit(2)
+    return EXIT_RESTRICTED if result.any_restricted else EXIT_OK
+
+
+def _matches(host: Host, target: str) -> bool:
+    from cctv_sentinel.protocols.text import normalise_mac  # noqa: PLC0415
+
+    mac = normalise_mac(target)
+    return host.ip == target or (mac is not None and host.mac == mac)
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """The evidence chain for one device, from saved inputs or a live look at it."""
+    from cctv_sentinel.cli import PROG, live_result  # noqa: PLC0415
+    from cctv_sentinel.identify import explain, identify, load_catalogue  # noqa: PLC0415
+    from cctv_sentinel.protocols.text import normalise_mac  # noqa: PLC0415
+
+    target = args.target.strip()
+    is_mac = normalise_mac(target) is not None and ("." not in target)
+    if args.inputs:
+        catalogue = load_catalogue()
+        policy = policy_from_args(args, catalogue)
+        hosts, errors = load_inputs(args.inputs)
+        for line in errors:
+            print(f"{PROG}: error: {line}", file=sys.stderr)
+    else:
+        if not is_mac:
+            args.network = [*args.network, f"{target}/32"] if not args.network else args.network
+        result, catalogue = live_result(args)
+        policy = policy_from_args(args, catalogue)
+        hosts = list(result.hosts)
+    found = [h for h in hosts if _matches(h, target)]
+    if not found:
+        raise UsageError(
+            f"no device {target} in the input"
+            if args.inputs
+            else f"{target} did not answer any probe"
+        )
+    for host in found:
+        attribution, assessment = identify(host, catalogue, policy)
+        sys.stdout.write("\n".join(explain(host, attribution, assessment, catalogue)) + "\n")
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``classify``, ``report`` and ``explain`` to the command line."""
+    from cctv_sentinel.cli import add_scan_options  # noqa: PLC0415
+
+    classify = sub.add_parser(
+        "classify", help="verdicts for saved scans (--format json --raw) and nmap XML"
+    )
+    classify.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    classify.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    classify.add_argument("--raw", action="store_true", help="JSON: keep the raw observations")
+    classify.add_argument(
+        "--explain", action="store_true", help="print the evidence chain of every camera"
+    )
+    classify.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="write the report to FILE"
+    )
+    add_policy_options(classify)
+    classify.set_defaults(func=cmd_classify)
+
+    report = sub.add_parser("report", help="inventory report for an auditor (HTML or CSV)")
+    report.add_argument(
+        "--from",
+        dest="inputs",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="saved scan or nmap XML (repeatable); default: scan now",
+    )
+    report.add_argument("--format", choices=("html", "csv"), default="html")
+    report.add_argument("--title", default="Camera inventory", help="title of the HTML report")
+    report.add_argument(
+        "--output", "-o", type=Path, metavar="FILE", help="write the report to FILE"
+    )
+    add_scan_options(report)
+    add_policy_options(report)
+    report.set_defaults(func=cmd_report)
+
+    explain = sub.add_parser("explain", help="the evidence chain for one device (IP or MAC)")
+    explain.add_argument("target", metavar="TARGET", help="IP address or MAC address")
+    explain.add_argument(
+        "--from",
+        dest="inputs",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="look it up in a saved scan or nmap XML instead of probing it",
+    )
+    add_scan_options(explain)
+    add_policy_options(explain)
+    explain.set_defaults(func=cmd_explain)
