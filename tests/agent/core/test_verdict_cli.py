@@ -87,7 +87,8 @@ def test_policy_deny_and_allow_by_mac(tmp_path: Path, capsys: pytest.CaptureFixt
     hik = next(p for p in CORPUS if p.id == "hikvision-ds-2cd2143g2-i")
     policy = tmp_path / "policy.yaml"
     policy.write_text(
-        f"policy:\n  deny: {{macs: ['{axis.network.mac}']}}\n  allow: {{macs: ['{hik.network.mac}']}}\n",
+        f"policy:\n  deny: {{macs: ['{axis.network.mac}']}}\n"
+        f"  allow: {{macs: ['{hik.network.mac}']}}\n",
         encoding="utf-8",
     )
     cameras = {c["ip"]: c for c in classify_json(capsys, "--policy", str(policy))["cameras"]}
