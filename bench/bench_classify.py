@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT / "agent"))
 
 from cctv_sentinel.identify import Policy, identify, load_catalogue  # noqa: E402
 from cctv_sentinel.model import Host  # noqa: E402
-
 from tests.agent.identify.profile_hosts import host as profile_host  # noqa: E402
 from tests.lab.profiles import load_corpus  # noqa: E402
 

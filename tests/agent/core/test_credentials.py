@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from cctv_sentinel.credentials import Secret, credentials_from_mapping, load_credentials
 from cctv_sentinel.errors import ConfigError
 

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
+
 from cctv_sentinel.credentials import Credential, Secret
 from cctv_sentinel.discovery import httpclient
 from cctv_sentinel.errors import ProbeError, ProbeTimeoutError

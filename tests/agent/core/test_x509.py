@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from cctv_sentinel.errors import ProtocolError
 from cctv_sentinel.protocols.x509 import parse_names
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from cctv_sentinel.identify import Catalogue, load_catalogue
 
 

@@ -26,7 +26,6 @@ from cctv_sentinel.model import Host, Observation
 from cctv_sentinel.protocols import dhip, mdns, sadp, ssdp, wsd
 from cctv_sentinel.protocols import http as httpproto
 from cctv_sentinel.protocols.text import clean
-
 from tests.lab.profiles import Profile
 
 REDIRECTS = {301, 302, 303, 307, 308}

@@ -5,13 +5,14 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from cctv_sentinel.identify import Catalogue, Policy, attribute, explain, identify, load_catalogue
 from cctv_sentinel.identify.attribution import MIN_CLAIM, score
 from cctv_sentinel.identify.evidence import MAX_VALUE, Hit
 from cctv_sentinel.identify.vocabulary import FIELDS
 from cctv_sentinel.model import Evidence, Host, Observation
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 IDENTIFY = Path(__file__).resolve().parents[3] / "agent" / "cctv_sentinel" / "identify"
 

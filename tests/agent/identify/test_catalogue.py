@@ -10,6 +10,7 @@ from typing import Any
 import netaddr
 import pytest
 import yaml
+
 from cctv_sentinel.errors import CatalogueError
 from cctv_sentinel.identify import Catalogue, load_catalogue
 from cctv_sentinel.identify.catalogue import CATALOGUE_DIR, MIN_SOURCE_LEN, normalise_label

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from cctv_sentinel import nmapxml
 from cctv_sentinel.errors import InputFileError
 from cctv_sentinel.identify import Catalogue, Policy, identify

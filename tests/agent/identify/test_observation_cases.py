@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cctv_sentinel.identify import Catalogue, identify, policy_from_mapping
 from cctv_sentinel.identify.catalogue import normalise_label
 from cctv_sentinel.model import Host, Observation

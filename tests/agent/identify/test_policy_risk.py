@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.identify import (
     Catalogue,

@@ -10,10 +10,10 @@ never to be more lenient.
 from __future__ import annotations
 
 import pytest
+
 from cctv_sentinel.identify import Catalogue, Policy, identify
 from cctv_sentinel.identify.catalogue import normalise_label
 from cctv_sentinel.model import Risk
-
 from tests.agent.identify.profile_hosts import host
 from tests.lab.profiles import Profile, load_corpus
 

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from cctv_sentinel.errors import ProtocolError
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+from cctv_sentinel.errors import ProtocolError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "packets"
 

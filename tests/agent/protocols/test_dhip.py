@@ -6,12 +6,13 @@ import json
 import struct
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cctv_sentinel.errors import MalformedError, OversizeError, TruncatedError
 from cctv_sentinel.limits import MAX_DHIP_MESSAGE, MAX_JSON_DEPTH
 from cctv_sentinel.protocols import dhip
 from cctv_sentinel.protocols.text import clean_or_none
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ._support import FUZZ, NASTY, assert_clean, fixture
 

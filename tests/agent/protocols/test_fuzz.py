@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from cctv_sentinel.errors import MalformedXmlError, OversizeError, ProtocolError
-from cctv_sentinel.protocols import dhip, http, mdns, onvif, rtsp, sadp, ssdp, wsd
 from hypothesis import given
 from hypothesis import strategies as st
+
+from cctv_sentinel.errors import MalformedXmlError, OversizeError, ProtocolError
+from cctv_sentinel.protocols import dhip, http, mdns, onvif, rtsp, sadp, ssdp, wsd
 
 from ._support import FUZZ, FUZZ_SMALL, NASTY, fixtures, mutated, parse_or_protocol_error
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cctv_sentinel.errors import MalformedXmlError, OversizeError
 from cctv_sentinel.protocols import _xml
 from cctv_sentinel.protocols.text import (
@@ -12,8 +15,6 @@ from cctv_sentinel.protocols.text import (
     parse_ipv6,
     tokens,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ._support import FUZZ
 

@@ -8,11 +8,12 @@ import types
 import urllib.request
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cctv_sentinel.errors import MalformedError, MalformedXmlError, OversizeError
 from cctv_sentinel.limits import MAX_HTTP_BODY, MAX_HTTP_HEADERS, MAX_LIST_ITEMS
 from cctv_sentinel.protocols import http
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ._support import FUZZ, NASTY, assert_clean, fixture
 

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cctv_sentinel.errors import MalformedError, OversizeError, TruncatedError
 from cctv_sentinel.limits import MAX_DNS_NAME_JUMPS, MAX_DNS_RECORDS, MAX_MDNS_MESSAGE
 from cctv_sentinel.protocols import mdns
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ._support import FUZZ, NASTY, assert_clean, fixtures
 

@@ -7,11 +7,12 @@ import datetime as dt
 import hashlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cctv_sentinel.errors import MalformedError, MalformedXmlError, OversizeError
 from cctv_sentinel.limits import MAX_LIST_ITEMS, MAX_SOAP_RESPONSE
 from cctv_sentinel.protocols import _xml, onvif
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ._support import FUZZ, NASTY, assert_clean, fixture
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import cctv_sentinel.protocols
 import pytest
+
+import cctv_sentinel.protocols
 
 FORBIDDEN = frozenset({"socket", "asyncio", "aiohttp", "paho", "logging", "subprocess"})
 PACKAGE = Path(cctv_sentinel.protocols.__file__).parent

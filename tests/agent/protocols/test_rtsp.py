@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cctv_sentinel.errors import MalformedError, OversizeError, ProtocolError
 from cctv_sentinel.limits import MAX_RTSP_RESPONSE
 from cctv_sentinel.protocols import rtsp
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ._support import FUZZ, NASTY, assert_clean, fixture, fixtures
 

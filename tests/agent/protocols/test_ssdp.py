@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cctv_sentinel.errors import MalformedError, MalformedXmlError, OversizeError
 from cctv_sentinel.limits import MAX_LIST_ITEMS, MAX_SSDP_MESSAGE
 from cctv_sentinel.protocols import ssdp
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ._support import FUZZ, NASTY, assert_clean, fixture
 

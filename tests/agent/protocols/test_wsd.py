@@ -5,11 +5,12 @@ from __future__ import annotations
 import urllib.parse
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from cctv_sentinel.errors import MalformedError, MalformedXmlError, OversizeError
 from cctv_sentinel.limits import MAX_LIST_ITEMS, MAX_WSD_MESSAGE
 from cctv_sentinel.protocols import wsd
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ._support import FUZZ, NASTY, assert_clean, fixture
 
