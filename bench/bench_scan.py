@@ -60,8 +60,19 @@ def timed(argv: list[str]) -> tuple[float, str, float]:
 
 def run_agent(ns: str) -> Run:
     seconds, out, rss = timed(
-        ["ip", "netns", "exec", ns, AGENT, "scan", "--format", "json", "--no-progress",
-         "--network", NETWORK]
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            AGENT,
+            "scan",
+            "--format",
+            "json",
+            "--no-progress",
+            "--network",
+            NETWORK,
+        ]
     )
     doc = json.loads(out)
     found = {c["ip"] for c in doc["cameras"]}
@@ -70,7 +81,22 @@ def run_agent(ns: str) -> Run:
 
 def run_nmap(ns: str) -> Run:
     seconds, out, _ = timed(
-        ["ip", "netns", "exec", ns, "nmap", "-n", "-T4", "-sT", "-p", PORTS, "--open", NETWORK, "-oX", "-"]
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            "nmap",
+            "-n",
+            "-T4",
+            "-sT",
+            "-p",
+            PORTS,
+            "--open",
+            NETWORK,
+            "-oX",
+            "-",
+        ]
     )
     root = ElementTree.fromstring(out)
     found: set[str] = set()
@@ -102,7 +128,9 @@ def summarise(runs: list[Run], truth: set[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)

@@ -161,6 +161,7 @@ class Scanner:
         self._on_observation = on_observation
         self._tasks: set[asyncio.Task[Any]] = set()
         self._hosts_seen: set[str] = set()
+        self._seen: set[tuple[object, ...]] = set()
         self._port_scanned: set[str] = set()
         self._followed: set[tuple[str, str, int]] = set()
         self._onvif_hosts: set[str] = set()
@@ -202,6 +203,12 @@ class Scanner:
     def _emit(self, obs: Observation) -> None:
         if len(self.observations) >= MAX_OBSERVATIONS:
             return
+        # The same answer can arrive twice (a multicast and a unicast copy, a
+        # resent probe answered twice): keep one.
+        key = (obs.probe, obs.ip, obs.port, obs.mac, tuple(sorted(obs.fields.items())))
+        if key in self._seen:
+            return
+        self._seen.add(key)
         self.observations.append(obs)
         self.progress.observations += 1
         if self._on_observation is not None:

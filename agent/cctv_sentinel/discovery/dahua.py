@@ -61,13 +61,15 @@ async def run(ctx: ProbeContext, unicast_hosts: Iterable[str] = ()) -> None:
         seen.add(key)
         ctx.emit(observation(addr[0], message))
 
+    targets = [(ip, PORT) for ip in unicast_hosts]
+    link_wide = not targets  # directed searches (routed hosts) send nothing link-wide
     await udp_exchange(
         ctx,
         name="dhip",
         payloads=[dhip.build_search()],
         handler=handle,
         max_size=MAX_DHIP_MESSAGE,
-        group=GROUP,
-        broadcast_port=PORT,
-        unicast=[(ip, PORT) for ip in unicast_hosts],
+        group=GROUP if link_wide else None,
+        broadcast_port=PORT if link_wide else None,
+        unicast=targets,
     )

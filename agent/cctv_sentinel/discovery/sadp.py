@@ -67,6 +67,11 @@ async def run(ctx: ProbeContext, unicast_hosts: Iterable[str] = ()) -> None:
         ctx.emit(observation(addr[0], message))
 
     probe_id = str(uuid.uuid4()).upper()
+    targets = [(ip, PORT) for ip in unicast_hosts]
+    # Directed inquiries (to routed hosts) listen on an ephemeral port for the
+    # unicast answer only: binding 37020 and joining the group again would
+    # also hear every multicast answer meant for the link-wide inquiry.
+    link_wide = not targets
     await udp_exchange(
         ctx,
         name="sadp",
@@ -76,9 +81,9 @@ async def run(ctx: ProbeContext, unicast_hosts: Iterable[str] = ()) -> None:
         ],
         handler=handle,
         max_size=MAX_SADP_MESSAGE,
-        group=GROUP,
-        broadcast_port=PORT,
-        unicast=[(ip, PORT) for ip in unicast_hosts],
-        bind_port=PORT,
-        join=[GROUP[0]],
+        group=GROUP if link_wide else None,
+        broadcast_port=PORT if link_wide else None,
+        unicast=targets,
+        bind_port=PORT if link_wide else 0,
+        join=[GROUP[0]] if link_wide else [],
     )

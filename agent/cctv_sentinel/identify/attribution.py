@@ -306,6 +306,11 @@ def attribute_scan(host: Host, found: Scan, catalogue: Catalogue) -> Attribution
         brand = catalogue.name_of(brand_id)
     elif brand_label is not None:
         brand = brand_label.value
+    elif winner is not None and oui_id == winner.maker:
+        # No label anywhere, and the network interface is the real maker's own:
+        # such devices are sold under the maker's name (a recorder that speaks
+        # only SADP and ISAPI, say). OEM boxes show their label somewhere.
+        brand = catalogue.name_of(winner.maker)
     shown_label = brand_label
     if brand_id is not None and (brand_label is None or brand_label.vendor != brand_id):
         shown_label = Label("catalogue", "brand", brand or brand_id, brand_id, False, -1)
