@@ -111,7 +111,13 @@ def _verdict_commands(sub: Any) -> None:
     verdict_cli.register(sub)
 
 
-_COMMAND_MODULES: list[Register] = [_verdict_commands]
+def _isolation_commands(sub: Any) -> None:
+    from cctv_sentinel.isolation import commands  # noqa: PLC0415
+
+    commands.register(sub)
+
+
+_COMMAND_MODULES: list[Register] = [_verdict_commands, _isolation_commands]
 """Feature packages add their sub-commands here (each: ``register(subparsers)``,
 setting ``func`` to a handler ``(args) -> exit code``)."""
 
