@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from cctv_sentinel import __version__
 from cctv_sentinel.credentials import Credentials, load_credentials, world_readable
@@ -102,24 +103,30 @@ def _probes(text: str) -> frozenset[str]:
     return names
 
 
-Register = Callable[[Any], None]  # receives the sub-parsers object of build_parser()
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("cctv_sentinel.service_cli", "keep watching the network and publish over MQTT"),
+    "check-config": ("cctv_sentinel.service_cli", "validate a configuration file"),
+    "classify": (
+        "cctv_sentinel.verdict_cli",
+        "verdicts for saved scans (--format json --raw) and nmap XML",
+    ),
+    "report": ("cctv_sentinel.verdict_cli", "inventory report for an auditor (HTML or CSV)"),
+    "explain": ("cctv_sentinel.verdict_cli", "the evidence chain for one device (IP or MAC)"),
+    "isolate": ("cctv_sentinel.isolation.commands", "cut cameras off the network"),
+    "release": ("cctv_sentinel.isolation.commands", "undo the isolation of cameras"),
+    "isolation": ("cctv_sentinel.isolation.commands", "list, audit, reset or re-apply isolations"),
+}
+"""Sub-commands other modules define (each module has ``register(subparsers)``).
+
+Only the module of the command being run is imported: the service and the
+isolation backends pull in paho and aiohttp, which a one-shot scan should not
+pay for at start-up. The other commands appear in ``--help`` from this table.
+"""
 
 
-def _verdict_commands(sub: Any) -> None:
-    from cctv_sentinel import verdict_cli  # noqa: PLC0415
-
-    verdict_cli.register(sub)
-
-
-def _isolation_commands(sub: Any) -> None:
-    from cctv_sentinel.isolation import commands  # noqa: PLC0415
-
-    commands.register(sub)
-
-
-_COMMAND_MODULES: list[Register] = [_verdict_commands, _isolation_commands]
-"""Feature packages add their sub-commands here (each: ``register(subparsers)``,
-setting ``func`` to a handler ``(args) -> exit code``)."""
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The sub-command in argv (global options take no values)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 def add_scan_options(parser: argparse.ArgumentParser) -> None:
@@ -157,8 +164,8 @@ def add_scan_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every command."""
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The argument parser: every command listed, the one in ``argv`` in full."""
     parser = _Parser(
         prog=PROG,
         description="Find the cameras on your networks and who really made them.",
@@ -184,8 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_policy_options(scan)
     scan.set_defaults(func=cmd_scan)
-    for register in _COMMAND_MODULES:
-        register(sub)
+    chosen = COMMANDS.get(_command_word(argv) or "")
+    if chosen is not None:
+        importlib.import_module(chosen[0]).register(sub)
+    for name, (module, summary) in COMMANDS.items():
+        if chosen is None or module != chosen[0]:
+            sub.add_parser(name, help=summary)  # listed in --help; loaded when chosen
     return parser
 
 
@@ -356,8 +367,9 @@ def version_text() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     setup_logging(args.verbose)
     with handle_errors(args.debug):
         if args.version:

@@ -244,3 +244,15 @@ def wait_ready(waits: Sequence[ReadyWait], *, timeout: float) -> dict[str, str]:
             )
         time.sleep(0.01)
     return lines
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for an agent process a test starts.
+
+    pytest-cov's subprocess hook (``COV_CORE_*``) is dropped: the agent runs
+    from other working directories inside namespaces, where that hook would
+    write line-only data files that cannot be combined with the suite's.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COV_CORE_")}
+    env.update(extra)
+    return env

@@ -191,21 +191,28 @@ class _Limiter:
         self._recent: OrderedDict[tuple[str, str, str, str], float] = OrderedDict()
 
     def allow(self, sighting: Sighting, key: str) -> bool:
+        """True when this sighting is news and its sender is within its budget.
+
+        Exact repeats are dropped first, free of charge; everything else spends
+        a token of the sender's bucket.
+        """
         now = sighting.at
+        ident = (sighting.ip, sighting.probe, sighting.kind, key)
+        seen = self._recent.get(ident)
+        if seen is not None and now - seen < REPEAT_WINDOW:
+            return False
         tokens, last = self._buckets.pop(sighting.ip, (float(BURST), now))
         tokens = min(float(BURST), tokens + (now - last) * REFILL_PER_S)
         ok = tokens >= 1.0
         self._buckets[sighting.ip] = (tokens - 1.0 if ok else tokens, now)
         while len(self._buckets) > MAX_SOURCES:
             self._buckets.popitem(last=False)
-        if not ok:
-            return False
-        ident = (sighting.ip, sighting.probe, sighting.kind, key)
-        seen = self._recent.pop(ident, None)
-        self._recent[ident] = now if seen is None or now - seen >= REPEAT_WINDOW else seen
-        while len(self._recent) > MAX_SOURCES:
-            self._recent.popitem(last=False)
-        return seen is None or now - seen >= REPEAT_WINDOW
+        if ok:
+            self._recent.pop(ident, None)
+            self._recent[ident] = now
+            while len(self._recent) > MAX_SOURCES:
+                self._recent.popitem(last=False)
+        return ok
 
 
 def _key(sighting: Sighting) -> str:

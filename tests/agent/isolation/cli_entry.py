@@ -1,22 +1,12 @@
-"""Run ``cctv-sentinel`` with the isolation commands registered.
+"""Run ``cctv-sentinel`` from this interpreter: ``python -m tests.agent.isolation.cli_entry ...``.
 
-The lead wires ``commands.register`` into cli.py's ``_COMMAND_MODULES``; until
-then (and harmlessly after) tests run the real command line through this:
-``python -m tests.agent.isolation.cli_entry isolate ...``.
+Tests inside namespaces use it so the agent runs from the same environment as
+the test, whatever PATH the namespace has.
 """
 
 from __future__ import annotations
 
 from cctv_sentinel import cli
-from cctv_sentinel.isolation import commands
-
-
-def ensure_registered() -> None:
-    """Add the isolation commands to the CLI once."""
-    if commands.register not in cli._COMMAND_MODULES:
-        cli._COMMAND_MODULES.append(commands.register)
-
 
 if __name__ == "__main__":
-    ensure_registered()
     cli.entrypoint()

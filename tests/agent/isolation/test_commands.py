@@ -22,11 +22,6 @@ from cctv_sentinel.isolation import commands
 from tests.lab import netlab
 
 
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_COMMAND_MODULES", [commands.register])
-
-
 @pytest.fixture
 def router() -> Iterator[str]:
     """The REST stub in its own process; yields its URL."""
@@ -175,7 +170,7 @@ def test_mikrotik_without_settings_is_a_config_error(
 def test_the_state_directory_comes_from_flag_config_or_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parser = cli.build_parser()
+    parser = cli.build_parser(["isolation", "list"])
     args = parser.parse_args(["isolation", "list"])
     monkeypatch.delenv(commands.STATE_DIR_ENV, raising=False)
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)

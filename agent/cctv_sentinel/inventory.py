@@ -1,0 +1,851 @@
+"""The camera inventory: stable ids, first and last seen, history, missing and gone; in SQLite.
+
+Every camera keeps one id across scans and restarts (DESIGN.md): the MAC when
+known, else the ONVIF endpoint UUID, else a hash of maker and serial, else the
+IP address (marked unstable). A camera first known by a weaker key is re-keyed
+once a stronger one shows up. A camera not seen in ``missing_after_scans``
+full scans in a row is marked ``missing``; one missing for longer than the
+retention period is removed. Changes to the address, firmware, brand, model,
+maker verdict and risk are kept as history.
+
+:class:`Inventory` is synchronous (SQLite); the event loop uses it through
+:class:`AsyncInventory`, which runs each call in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from cctv_sentinel.errors import HostEnvironmentError
+from cctv_sentinel.model import Camera, ProbeName
+
+SCHEMA_VERSION: Final = 1
+"""Version of the SQLite layout (``PRAGMA user_version``)."""
+
+DB_NAME: Final = "inventory.sqlite3"
+TRACKED_FIELDS: Final = ("ip", "firmware", "brand", "manufacturer", "model", "risk")
+"""Fields whose changes are kept as history and reported in ``camera_changed`` events."""
+
+HISTORY_KEEP: Final = 365 * 86400.0
+"""History older than a year (or the retention, if longer) is pruned."""
+SCANS_KEEP: Final = 1000
+"""Scan records kept (the newest)."""
+
+IdSource = Literal["mac", "onvif_uuid", "serial", "ip"]
+State = Literal["present", "missing"]
+ChangeKind = Literal["found", "returned", "changed", "updated", "seen", "missing", "gone"]
+
+_INDEXED: Final = ("mac", "onvif_uuid", "serial_key", "ip")
+"""Record attributes the inventory looks cameras up by."""
+
+_UUID = re.compile(r"^(?:urn:)?uuid:([0-9a-z-]{1,64})$")
+
+
+@dataclass(frozen=True, slots=True)
+class CameraFacts:
+    """What one scan established about one camera: the inventory's input."""
+
+    ip: str
+    mac: str | None = None
+    onvif_uuid: str | None = None
+    ports: tuple[int, ...] = ()
+    discovered_by: tuple[str, ...] = ()
+    brand: str | None = None
+    manufacturer: str | None = None
+    manufacturer_id: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    serial: str | None = None
+    confidence: float = 0.0
+    risk: str = "unknown"
+    risk_reason: str = ""
+    regimes: tuple[str, ...] = ()
+    explanation: str = ""
+    evidence: tuple[Mapping[str, Any], ...] = ()
+
+
+def onvif_uuid(endpoint: str | None) -> str | None:
+    """The UUID of an ONVIF endpoint address (``urn:uuid:…``), lower-cased, or None."""
+    if not endpoint:
+        return None
+    match = _UUID.match(endpoint.strip().lower())
+    return match.group(1) if match else None
+
+
+def facts_from_camera(camera: Camera) -> CameraFacts:
+    """The facts a scan established about one identified camera."""
+    host, att, assessment = camera.host, camera.attribution, camera.assessment
+    endpoint = next(
+        (
+            o.get("endpoint")
+            for o in host.observations
+            if o.probe == ProbeName.WSD and o.get("endpoint")
+        ),
+        None,
+    )
+    return CameraFacts(
+        ip=host.ip,
+        mac=host.mac,
+        onvif_uuid=onvif_uuid(endpoint),
+        ports=tuple(host.open_ports),
+        discovered_by=tuple(p for p in host.probes if p != ProbeName.ARP),
+        brand=att.brand,
+        manufacturer=att.manufacturer,
+        manufacturer_id=att.manufacturer_id,
+        model=att.model,
+        firmware=att.firmware,
+        serial=att.serial,
+        confidence=round(att.confidence, 3),
+        risk=assessment.risk.value,
+        risk_reason=assessment.reason,
+        regimes=tuple(assessment.regimes),
+        explanation=att.explanation,
+        evidence=tuple(e.to_json() for e in att.evidence),
+    )
+
+
+def serial_key(manufacturer_id: str | None, serial: str | None) -> str | None:
+    """The serial-based identity key: a hash of maker and serial (never the serial itself)."""
+    if not serial:
+        return None
+    text = f"{manufacturer_id or ''}:{serial.strip().casefold()}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def camera_id_from(
+    *, mac: str | None, uuid: str | None, skey: str | None, ip: str
+) -> tuple[str, IdSource]:
+    """The stable id and its source from the strongest key available."""
+    if mac:
+        return mac.replace(":", ""), "mac"
+    if uuid:
+        return f"uuid-{uuid}", "onvif_uuid"
+    if skey:
+        return f"sn-{skey}", "serial"
+    return "ip-" + ip.replace(".", "-").replace(":", "-"), "ip"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraRecord:
+    """One camera as the inventory knows it (what the MQTT camera payload is built from)."""
+
+    camera_id: str
+    id_source: IdSource
+    ip: str
+    mac: str | None
+    onvif_uuid: str | None
+    serial_key: str | None
+    first_seen: float
+    last_seen: float
+    state: State = "present"
+    missed_scans: int = 0
+    missing_since: float | None = None
+    ports: tuple[int, ...] = ()
+    discovered_by: tuple[str, ...] = ()
+    brand: str | None = None
+    manufacturer: str | None = None
+    manufacturer_id: str | None = None
+    model: str | None = None
+    firmware: str | None = None
+    serial: str | None = None
+    confidence: float = 0.0
+    risk: str = "unknown"
+    risk_reason: str = ""
+    regimes: tuple[str, ...] = ()
+    explanation: str = ""
+    evidence: tuple[Mapping[str, Any], ...] = field(default=())
+
+    @property
+    def stable(self) -> bool:
+        """False when the id is only the IP address."""
+        return self.id_source != "ip"
+
+    def published(self) -> dict[str, Any]:
+        """The fields whose change is worth republishing (everything but times and counters)."""
+        return {
+            "camera_id": self.camera_id,
+            "ip": self.ip,
+            "mac": self.mac,
+            "ports": self.ports,
+            "discovered_by": self.discovered_by,
+            "brand": self.brand,
+            "manufacturer": self.manufacturer,
+            "manufacturer_id": self.manufacturer_id,
+            "model": self.model,
+            "firmware": self.firmware,
+            "serial": self.serial,
+            "confidence": self.confidence,
+            "risk": self.risk,
+            "risk_reason": self.risk_reason,
+            "regimes": self.regimes,
+            "explanation": self.explanation,
+            "evidence": self.evidence,
+            "state": self.state,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What happened to one camera in one inventory update.
+
+    ``found``: new; ``returned``: seen again after being missing; ``changed``:
+    a tracked field changed (see ``changes``); ``updated``: another published
+    field changed; ``seen``: nothing but the last-seen time; ``missing``:
+    marked missing; ``gone``: removed. ``previous_id`` is set when the camera
+    was re-keyed (its old topic must be cleared).
+    """
+
+    kind: ChangeKind
+    record: CameraRecord
+    previous: CameraRecord | None = None
+    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    previous_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One remembered change of one camera."""
+
+    camera_id: str
+    at: float
+    field: str
+    old: str | None
+    new: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanRecord:
+    """One finished full scan."""
+
+    started: float
+    finished: float
+    cameras: int
+    restricted: int
+    errors: tuple[str, ...] = ()
+
+
+_FACT_KEYS: Final = (
+    "ports",
+    "discovered_by",
+    "brand",
+    "manufacturer",
+    "manufacturer_id",
+    "model",
+    "firmware",
+    "serial",
+    "confidence",
+    "risk",
+    "risk_reason",
+    "regimes",
+    "explanation",
+    "evidence",
+)
+
+_DDL: Final = """
+CREATE TABLE IF NOT EXISTS cameras (
+    camera_id TEXT PRIMARY KEY,
+    id_source TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    mac TEXT,
+    onvif_uuid TEXT,
+    serial_key TEXT,
+    first_seen REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    state TEXT NOT NULL,
+    missed_scans INTEGER NOT NULL,
+    missing_since REAL,
+    facts TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    camera_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    field TEXT NOT NULL,
+    old TEXT,
+    new TEXT
+);
+CREATE INDEX IF NOT EXISTS history_camera ON history (camera_id, at);
+CREATE TABLE IF NOT EXISTS scans (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started REAL NOT NULL,
+    finished REAL NOT NULL,
+    cameras INTEGER NOT NULL,
+    restricted INTEGER NOT NULL,
+    errors TEXT NOT NULL
+);
+"""
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class Inventory:
+    """The SQLite-backed inventory (synchronous; one writer at a time)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        missing_after_scans: int = 2,
+        retention: float = 7 * 86400.0,
+    ) -> None:
+        self.path = path
+        self.missing_after_scans = max(1, missing_after_scans)
+        self.retention = max(0.0, retention)
+        self._db: sqlite3.Connection | None = None
+        self._by_id: dict[str, CameraRecord] = {}
+        self._index: dict[str, dict[str, set[str]]] = {k: {} for k in _INDEXED}
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open (creating if needed, mode 0600) and load every camera."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Created private before SQLite opens it: it holds full serial numbers.
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+        except OSError as err:
+            raise HostEnvironmentError(
+                f"cannot create the inventory {self.path}: {err.strerror}"
+            ) from err
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                db.close()
+                raise HostEnvironmentError(
+                    f"the inventory {self.path} was written by a newer agent "
+                    f"(layout {version}, this agent knows {SCHEMA_VERSION})"
+                )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_DDL)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            rows = db.execute("SELECT * FROM cameras").fetchall()
+        except sqlite3.DatabaseError as err:
+            raise HostEnvironmentError(
+                f"the inventory {self.path} is not a usable SQLite database ({err});"
+                " move it away to start afresh"
+            ) from err
+        self._db = db
+        columns = [d[0] for d in db.execute("SELECT * FROM cameras LIMIT 0").description]
+        loaded = (self._from_row(dict(zip(columns, row, strict=True))) for row in rows)
+        self._reset({r.camera_id: r for r in loaded if r is not None})
+
+    def _reset(self, records: Mapping[str, CameraRecord]) -> None:
+        """Replace the in-memory copy (and its indexes) with ``records``."""
+        self._by_id = dict(records)
+        self._index = {k: {} for k in _INDEXED}
+        for record in self._by_id.values():
+            self._index_add(record)
+
+    def _index_add(self, record: CameraRecord) -> None:
+        for key in _INDEXED:
+            value = getattr(record, key)
+            if value:
+                self._index[key].setdefault(value, set()).add(record.camera_id)
+
+    def _index_remove(self, record: CameraRecord) -> None:
+        for key in _INDEXED:
+            value = getattr(record, key)
+            ids = self._index[key].get(value) if value else None
+            if ids is not None:
+                ids.discard(record.camera_id)
+                if not ids:
+                    del self._index[key][value]
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The open connection (raises when closed)."""
+        if self._db is None:
+            raise HostEnvironmentError(f"the inventory {self.path} is not open")
+        return self._db
+
+    # --- reading ---------------------------------------------------------------
+
+    def records(self) -> list[CameraRecord]:
+        """Every camera, ordered by id."""
+        return [self._by_id[k] for k in sorted(self._by_id)]
+
+    def get(self, camera_id: str) -> CameraRecord | None:
+        """One camera by id."""
+        return self._by_id.get(camera_id)
+
+    def history(self, camera_id: str | None = None, limit: int = 1000) -> list[HistoryEntry]:
+        """Remembered changes, newest last (of one camera, or all)."""
+        if camera_id is None:
+            rows = self.db.execute(
+                "SELECT camera_id, at, field, old, new FROM history ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT camera_id, at, field, old, new FROM history WHERE camera_id = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (camera_id, limit),
+            ).fetchall()
+        return [HistoryEntry(*row) for row in reversed(rows)]
+
+    def last_scan(self) -> ScanRecord | None:
+        """The newest finished full scan."""
+        row = self.db.execute(
+            "SELECT started, finished, cameras, restricted, errors FROM scans"
+            " ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return None
+        return ScanRecord(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])))
+
+    # --- matching ----------------------------------------------------------------
+
+    def _with(self, key: str, value: str | None, taken: set[str]) -> list[CameraRecord]:
+        """Known cameras whose ``key`` equals ``value`` (not already matched this round)."""
+        if not value:
+            return []
+        ids = self._index[key].get(value, set())
+        return [self._by_id[i] for i in sorted(ids) if i not in taken]
+
+    def _match(self, facts: CameraFacts, skey: str | None, taken: set[str]) -> CameraRecord | None:
+        """The known camera these facts describe, or None for a new one.
+
+        With a MAC, only a camera with that MAC matches, or one without any
+        MAC that shares its ONVIF UUID, serial or (as last resort) its
+        address: that one is being upgraded to a MAC id. Without a MAC, the
+        UUID or serial decides, then the address, as long as nothing known
+        about the camera at that address contradicts the facts.
+        """
+        if facts.mac:
+            for r in self._with("mac", facts.mac, taken):
+                return r
+            for key, value in (("onvif_uuid", facts.onvif_uuid), ("serial_key", skey)):
+                for r in self._with(key, value, taken):
+                    if r.mac is None:
+                        return r
+            return self._latest(r for r in self._with("ip", facts.ip, taken) if r.mac is None)
+        for key, value in (("onvif_uuid", facts.onvif_uuid), ("serial_key", skey)):
+            for r in self._with(key, value, taken):
+                return r
+
+        def compatible(r: CameraRecord) -> bool:
+            return (r.onvif_uuid is None or facts.onvif_uuid in {None, r.onvif_uuid}) and (
+                r.serial_key is None or skey in {None, r.serial_key}
+            )
+
+        return self._latest(r for r in self._with("ip", facts.ip, taken) if compatible(r))
+
+    @staticmethod
+    def _latest(records: Iterable[CameraRecord]) -> CameraRecord | None:
+        found = list(records)
+        return max(found, key=lambda r: r.last_seen) if found else None
+
+    # --- updating ------------------------------------------------------------------
+
+    def _merge(self, old: CameraRecord, facts: CameraFacts, at: float) -> CameraRecord:
+        """The record after these facts: labels are sticky; a vaguer scan keeps the verdict."""
+        mac = facts.mac or old.mac
+        uuid = facts.onvif_uuid or old.onvif_uuid
+        serial = facts.serial or old.serial
+        new_verdict = facts.manufacturer_id is not None or old.manufacturer_id is None
+        verdict_from: Any = facts if new_verdict else old
+        skey = serial_key(verdict_from.manufacturer_id, serial)
+        if skey != old.serial_key and old.serial_key and not facts.serial:
+            skey = old.serial_key
+        camera_id, source = camera_id_from(mac=mac, uuid=uuid, skey=skey, ip=facts.ip)
+        if camera_id != old.camera_id and camera_id in self._by_id:
+            camera_id, source = old.camera_id, old.id_source  # never take another camera's id
+        return replace(
+            old,
+            camera_id=camera_id,
+            id_source=source,
+            ip=facts.ip,
+            mac=mac,
+            onvif_uuid=uuid,
+            serial_key=skey,
+            last_seen=max(at, old.last_seen),
+            state="present",
+            missed_scans=0,
+            missing_since=None,
+            ports=facts.ports or old.ports,
+            discovered_by=facts.discovered_by or old.discovered_by,
+            brand=facts.brand or old.brand,
+            model=facts.model or old.model,
+            firmware=facts.firmware or old.firmware,
+            serial=serial,
+            manufacturer=verdict_from.manufacturer,
+            manufacturer_id=verdict_from.manufacturer_id,
+            confidence=verdict_from.confidence,
+            risk=verdict_from.risk,
+            risk_reason=verdict_from.risk_reason,
+            regimes=tuple(verdict_from.regimes),
+            explanation=verdict_from.explanation,
+            evidence=tuple(verdict_from.evidence),
+        )
+
+    def _new(self, facts: CameraFacts, at: float) -> CameraRecord:
+        skey = serial_key(facts.manufacturer_id, facts.serial)
+        camera_id, source = camera_id_from(
+            mac=facts.mac, uuid=facts.onvif_uuid, skey=skey, ip=facts.ip
+        )
+        return CameraRecord(
+            camera_id=camera_id,
+            id_source=source,
+            ip=facts.ip,
+            mac=facts.mac,
+            onvif_uuid=facts.onvif_uuid,
+            serial_key=skey,
+            first_seen=at,
+            last_seen=at,
+            ports=facts.ports,
+            discovered_by=facts.discovered_by,
+            brand=facts.brand,
+            manufacturer=facts.manufacturer,
+            manufacturer_id=facts.manufacturer_id,
+            model=facts.model,
+            firmware=facts.firmware,
+            serial=facts.serial,
+            confidence=facts.confidence,
+            risk=facts.risk,
+            risk_reason=facts.risk_reason,
+            regimes=tuple(facts.regimes),
+            explanation=facts.explanation,
+            evidence=tuple(facts.evidence),
+        )
+
+    def observe(self, facts: Sequence[CameraFacts], *, at: float, full_scan: bool) -> list[Change]:
+        """Merge what a scan found; a full scan also counts the cameras it did not see.
+
+        A partial look (one host after an announcement) never marks others missing.
+        """
+        changes: list[Change] = []
+        touched: set[str] = set()
+        with self._transaction():
+            for item in facts:
+                skey = serial_key(item.manufacturer_id, item.serial)
+                old = self._match(item, skey, touched)
+                if old is None:
+                    record = self._new(item, at)
+                    if record.camera_id in self._by_id:
+                        continue  # an ip- id held by a camera known otherwise: skip this sighting
+                    self._store(record)
+                    self._log(record.camera_id, at, "state", None, "found")
+                    changes.append(Change("found", record))
+                    touched.add(record.camera_id)
+                    continue
+                record = self._merge(old, item, at)
+                touched.add(record.camera_id)
+                changes.append(self._update(old, record, at))
+            if full_scan:
+                for record in list(self._by_id.values()):
+                    if record.camera_id in touched:
+                        continue
+                    missed = record.missed_scans + 1
+                    if record.state == "present" and missed >= self.missing_after_scans:
+                        marked = replace(
+                            record, state="missing", missed_scans=missed, missing_since=at
+                        )
+                        self._store(marked)
+                        self._log(record.camera_id, at, "state", "present", "missing")
+                        changes.append(Change("missing", marked, record))
+                    else:
+                        self._store(replace(record, missed_scans=missed))
+            changes.extend(self._expire(at))
+        return changes
+
+    def _update(self, old: CameraRecord, record: CameraRecord, at: float) -> Change:
+        previous_id = None
+        if record.camera_id != old.camera_id:
+            previous_id = old.camera_id
+            self._delete(old.camera_id)
+            self.db.execute(
+                "UPDATE history SET camera_id = ? WHERE camera_id = ?",
+                (record.camera_id, old.camera_id),
+            )
+            self._log(record.camera_id, at, "camera_id", old.camera_id, record.camera_id)
+        self._store(record)
+        diffs = {
+            name: (getattr(old, name), getattr(record, name))
+            for name in TRACKED_FIELDS
+            if getattr(old, name) != getattr(record, name)
+        }
+        for name, (before, after) in diffs.items():
+            self._log(record.camera_id, at, name, before, after)
+        if old.state == "missing":
+            self._log(record.camera_id, at, "state", "missing", "present")
+            return Change("returned", record, old, diffs, previous_id)
+        if diffs:
+            return Change("changed", record, old, diffs, previous_id)
+        if previous_id is not None or old.published() != record.published():
+            return Change("updated", record, old, {}, previous_id)
+        return Change("seen", record, old)
+
+    def touch(self, camera_id: str, at: float) -> Change | None:
+        """A passive sighting of a known camera: refresh its last-seen time only.
+
+        A camera marked missing stays missing: only a scan that identifies it
+        again brings it back (an announcement alone can be spoofed).
+        """
+        record = self._by_id.get(camera_id)
+        if record is None or at <= record.last_seen:
+            return None
+        updated = replace(record, last_seen=at)
+        with self._transaction():
+            self._store(updated)
+        return Change("seen", updated, record)
+
+    def mark_missing(self, camera_id: str, at: float) -> Change | None:
+        """The camera said goodbye (WS-Discovery Bye, SSDP byebye): mark it missing now."""
+        record = self._by_id.get(camera_id)
+        if record is None or record.state == "missing":
+            return None
+        marked = replace(record, state="missing", missing_since=at)
+        with self._transaction():
+            self._store(marked)
+            self._log(camera_id, at, "state", "present", "missing")
+        return Change("missing", marked, record)
+
+    def expire(self, at: float) -> list[Change]:
+        """Remove cameras missing for longer than the retention period."""
+        with self._transaction():
+            return self._expire(at)
+
+    def _expire(self, at: float) -> list[Change]:
+        gone: list[Change] = []
+        for record in list(self._by_id.values()):
+            since = record.missing_since
+            if record.state == "missing" and since is not None and at - since >= self.retention:
+                self._delete(record.camera_id)
+                self._log(record.camera_id, at, "state", "missing", "gone")
+                gone.append(Change("gone", record, record))
+        keep = max(HISTORY_KEEP, self.retention)
+        self.db.execute("DELETE FROM history WHERE at < ?", (at - keep,))
+        return gone
+
+    def forget(self, camera_id: str, at: float) -> Change | None:
+        """Remove one camera now (an operator's decision), keeping its history."""
+        record = self._by_id.get(camera_id)
+        if record is None:
+            return None
+        with self._transaction():
+            self._delete(camera_id)
+            self._log(camera_id, at, "state", record.state, "gone")
+        return Change("gone", record, record)
+
+    def record_scan(self, scan: ScanRecord) -> None:
+        """Remember one finished full scan (the newest SCANS_KEEP are kept)."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO scans (started, finished, cameras, restricted, errors)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    scan.started,
+                    scan.finished,
+                    scan.cameras,
+                    scan.restricted,
+                    json.dumps(scan.errors),
+                ),
+            )
+            self.db.execute(
+                "DELETE FROM scans WHERE id <= (SELECT MAX(id) FROM scans) - ?", (SCANS_KEEP,)
+            )
+
+    # --- storage -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Any:
+        db = self.db
+        snapshot = dict(self._by_id)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            db.execute("ROLLBACK")
+            self._reset(snapshot)  # memory follows the database back
+            raise
+        db.execute("COMMIT")
+
+    def _store(self, record: CameraRecord) -> None:
+        facts = {key: getattr(record, key) for key in _FACT_KEYS}
+        facts["evidence"] = [dict(e) for e in record.evidence]
+        self.db.execute(
+            "INSERT OR REPLACE INTO cameras (camera_id, id_source, ip, mac, onvif_uuid,"
+            " serial_key, first_seen, last_seen, state, missed_scans, missing_since, facts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.camera_id,
+                record.id_source,
+                record.ip,
+                record.mac,
+                record.onvif_uuid,
+                record.serial_key,
+                record.first_seen,
+                record.last_seen,
+                record.state,
+                record.missed_scans,
+                record.missing_since,
+                json.dumps(facts, ensure_ascii=False, separators=(",", ":")),
+            ),
+        )
+        old = self._by_id.get(record.camera_id)
+        if old is not None:
+            self._index_remove(old)
+        self._by_id[record.camera_id] = record
+        self._index_add(record)
+
+    def _delete(self, camera_id: str) -> None:
+        self.db.execute("DELETE FROM cameras WHERE camera_id = ?", (camera_id,))
+        old = self._by_id.pop(camera_id, None)
+        if old is not None:
+            self._index_remove(old)
+
+    def _log(self, camera_id: str, at: float, name: str, old: Any, new: Any) -> None:
+        self.db.execute(
+            "INSERT INTO history (camera_id, at, field, old, new) VALUES (?, ?, ?, ?, ?)",
+            (camera_id, at, name, _text(old), _text(new)),
+        )
+
+    @staticmethod
+    def _from_row(row: Mapping[str, Any]) -> CameraRecord | None:
+        try:
+            facts = json.loads(row["facts"])
+            return CameraRecord(
+                camera_id=row["camera_id"],
+                id_source=row["id_source"],
+                ip=row["ip"],
+                mac=row["mac"],
+                onvif_uuid=row["onvif_uuid"],
+                serial_key=row["serial_key"],
+                first_seen=float(row["first_seen"]),
+                last_seen=float(row["last_seen"]),
+                state="missing" if row["state"] == "missing" else "present",
+                missed_scans=int(row["missed_scans"]),
+                missing_since=row["missing_since"],
+                ports=tuple(int(p) for p in facts.get("ports", ())),
+                discovered_by=tuple(str(p) for p in facts.get("discovered_by", ())),
+                brand=facts.get("brand"),
+                manufacturer=facts.get("manufacturer"),
+                manufacturer_id=facts.get("manufacturer_id"),
+                model=facts.get("model"),
+                firmware=facts.get("firmware"),
+                serial=facts.get("serial"),
+                confidence=float(facts.get("confidence", 0.0)),
+                risk=str(facts.get("risk", "unknown")),
+                risk_reason=str(facts.get("risk_reason", "")),
+                regimes=tuple(str(r) for r in facts.get("regimes", ())),
+                explanation=str(facts.get("explanation", "")),
+                evidence=tuple(dict(e) for e in facts.get("evidence", ()) if isinstance(e, dict)),
+            )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None  # a row we cannot read is skipped, not fatal
+
+
+class AsyncInventory:
+    """The inventory for the event loop: SQLite work in a thread, one call at a time.
+
+    Keeps a copy of every record in the loop's own thread, so lookups
+    (``get``, ``at_ip``) are instant and never race the worker thread.
+    """
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self._lock = asyncio.Lock()
+        self._records: dict[str, CameraRecord] = {}
+
+    async def open(self) -> None:
+        """Open the database and load every camera."""
+        async with self._lock:
+            await asyncio.to_thread(self.inventory.open)
+            self._records = {r.camera_id: r for r in self.inventory.records()}
+
+    async def close(self) -> None:
+        """Close the database."""
+        async with self._lock:
+            await asyncio.to_thread(self.inventory.close)
+
+    def records(self) -> list[CameraRecord]:
+        """Every camera, ordered by id."""
+        return [self._records[k] for k in sorted(self._records)]
+
+    def get(self, camera_id: str) -> CameraRecord | None:
+        """One camera by id."""
+        return self._records.get(camera_id)
+
+    def at_ip(self, ip: str) -> CameraRecord | None:
+        """The most recently seen camera at an address."""
+        found = [r for r in self._records.values() if r.ip == ip]
+        return max(found, key=lambda r: r.last_seen) if found else None
+
+    def _apply(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            if change.previous_id is not None:
+                self._records.pop(change.previous_id, None)
+            if change.kind == "gone":
+                self._records.pop(change.record.camera_id, None)
+            else:
+                self._records[change.record.camera_id] = change.record
+
+    async def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        async with self._lock:
+            return await asyncio.to_thread(func, *args, **kwargs)
+
+    async def observe(
+        self, facts: Sequence[CameraFacts], *, at: float, full_scan: bool
+    ) -> list[Change]:
+        """See :meth:`Inventory.observe`."""
+        changes: list[Change] = await self._call(
+            self.inventory.observe, facts, at=at, full_scan=full_scan
+        )
+        self._apply(changes)
+        if full_scan:
+            # Missed-scan counters changed without a Change: reload the copies.
+            self._records = {r.camera_id: r for r in await self._call(self.inventory.records)}
+        return changes
+
+    async def touch(self, camera_id: str, at: float) -> Change | None:
+        """See :meth:`Inventory.touch`."""
+        change: Change | None = await self._call(self.inventory.touch, camera_id, at)
+        if change is not None:
+            self._apply([change])
+        return change
+
+    async def mark_missing(self, camera_id: str, at: float) -> Change | None:
+        """See :meth:`Inventory.mark_missing`."""
+        change: Change | None = await self._call(self.inventory.mark_missing, camera_id, at)
+        if change is not None:
+            self._apply([change])
+        return change
+
+    async def expire(self, at: float) -> list[Change]:
+        """See :meth:`Inventory.expire`."""
+        changes: list[Change] = await self._call(self.inventory.expire, at)
+        self._apply(changes)
+        return changes
+
+    async def record_scan(self, scan: ScanRecord) -> None:
+        """See :meth:`Inventory.record_scan`."""
+        await self._call(self.inventory.record_scan, scan)
+
+    async def last_scan(self) -> ScanRecord | None:
+        """See :meth:`Inventory.last_scan`."""
+        result: ScanRecord | None = await self._call(self.inventory.last_scan)
+        return result

@@ -1,0 +1,1 @@
+"""Contract tests: the MQTT contract checked from the agent's and the integration's side."""

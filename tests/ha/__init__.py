@@ -1,0 +1,1 @@
+"""Tests for the Home Assistant integration (pytest-homeassistant-custom-component)."""
