@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.lab import netlab
+from tests.lab.procs import child_env
 from tests.lab.profiles import Profile, load_corpus
 
 pytestmark = pytest.mark.lab
@@ -59,6 +60,7 @@ def run_scan(
         timeout=timeout,
         capture_output=True,
         text=True,
+        env=child_env(),
     )
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, json.loads(done.stdout), done.stderr
@@ -164,6 +166,7 @@ def test_credentials_unlock_onvif_and_isapi_and_stay_secret(
         timeout=60,
         capture_output=True,
         text=True,
+        env=child_env(),
     )
     assert secret not in done.stdout
     assert secret not in done.stderr
@@ -240,6 +243,7 @@ def test_hostile_devices_neither_crash_nor_stall_the_scan(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=child_env(),
     )
     start = time.monotonic()
     out, err = proc.communicate(timeout=HOSTILE_DEADLINE + 30)
@@ -274,6 +278,7 @@ def test_hostile_scan_stays_within_its_memory_bound(
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=child_env(),
     )
     try:
         _, status, usage = os.wait4(proc.pid, 0)
