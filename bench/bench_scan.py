@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -46,20 +45,46 @@ class Run:
     peak_rss_mb: float | None
 
 
-def timed(argv: list[str]) -> tuple[float, str, float]:
-    """Run argv; return (wall seconds, stdout, peak RSS MB of the child)."""
+def timed(argv: list[str]) -> tuple[float, str]:
+    """Run argv; return (wall seconds, stdout)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return seconds, out, usage.ru_maxrss / 1024
+    done = subprocess.run(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=False
+    )
+    return time.perf_counter() - start, done.stdout
+
+
+def agent_peak_rss(ns: str, report: Path) -> float:
+    """Peak RSS (MB) of one agent scan, measured by tests/lab/peakrss.py (see there why)."""
+    subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            ns,
+            sys.executable,
+            "-m",
+            "tests.lab.peakrss",
+            str(report),
+            "--",
+            AGENT,
+            "scan",
+            "--format",
+            "json",
+            "--no-progress",
+            "--network",
+            NETWORK,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        check=False,
+    )
+    return float(json.loads(report.read_text(encoding="utf-8"))["peak_rss_kb"]) / 1024
 
 
 def run_agent(ns: str) -> Run:
-    seconds, out, rss = timed(
+    seconds, out = timed(
         [
             "ip",
             "netns",
@@ -76,11 +101,11 @@ def run_agent(ns: str) -> Run:
     )
     doc = json.loads(out)
     found = {c["ip"] for c in doc["cameras"]}
-    return Run("agent", seconds, found, len(found), rss)
+    return Run("agent", seconds, found, len(found), None)
 
 
 def run_nmap(ns: str) -> Run:
-    seconds, out, _ = timed(
+    seconds, out = timed(
         [
             "ip",
             "netns",
@@ -149,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             for tool, fn in (("agent", run_agent), ("nmap", run_nmap)):
                 lan.flush_neigh()
                 runs[tool].append(fn(ns))
+        lan.flush_neigh()
+        rss = agent_peak_rss(ns, lab.workdir / "rss.json")
+    runs["agent"][0].peak_rss_mb = rss
     result = {
         "network": NETWORK,
         "devices": len(profiles),
