@@ -38,6 +38,8 @@ EXIT_OK = 0
 EXIT_RESTRICTED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+PREPARE_DELAY = 0.35
+"""Seconds into a scan when verdict data starts loading (see _scan)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -254,8 +256,14 @@ class _ProgressLine:
 
 async def _scan(scanner: Scanner, show_progress: bool) -> tuple[ScanRun, Catalogue]:
     # The identify package and its catalogue load in a thread while the probes
-    # wait on the network: they are needed only once the scan is over.
-    catalogue = asyncio.create_task(asyncio.to_thread(_load_catalogue))
+    # wait on the network: they are needed only once the scan is over. The
+    # thread starts once the sweep's burst of connections is out, so it does
+    # not compete with it for the interpreter.
+    async def prepare() -> Catalogue:
+        await asyncio.sleep(PREPARE_DELAY)
+        return await asyncio.to_thread(_prepare_verdicts)
+
+    catalogue = asyncio.create_task(prepare())
     progress = (
         _ProgressLine(sys.stderr, ", ".join(map(str, scanner.networks))) if show_progress else None
     )
@@ -276,6 +284,20 @@ def _load_catalogue() -> Catalogue:
     from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415  (see _scan)
 
     return load_catalogue()
+
+
+def _prepare_verdicts() -> Catalogue:
+    """Load what judging needs while the scan waits on the network (in a thread).
+
+    The catalogue, the results module and the IEEE registry index behind OUI
+    lookups each take tens of milliseconds the first time.
+    """
+    catalogue = _load_catalogue()
+    import cctv_sentinel.results  # noqa: F401, PLC0415
+    from cctv_sentinel.identify.oui import lookup  # noqa: PLC0415
+
+    lookup("bc:ad:28:00:00:01")  # any registered MAC: loads netaddr's registry index
+    return catalogue
 
 
 def _load_credentials(path: Path | None) -> Credentials:

@@ -107,7 +107,7 @@ so the connect timeout is what bounds a flat sweep of routed networks.
 REQUEST_TIMEOUT: Final = 3.0
 """Whole-request timeout for one HTTP, RTSP or SOAP exchange (slow-loris bound)."""
 
-HEAD_TIMEOUT: Final = 0.6
+HEAD_TIMEOUT: Final = 0.5
 """Time allowed from connecting until a reply's whole head has arrived.
 
 Cameras on a LAN answer in well under a second; a port that accepts and then
@@ -115,18 +115,19 @@ stays silent (an SDK port, a TLS port that ignores our hello) or drips its
 head byte by byte is given up on here instead of at REQUEST_TIMEOUT.
 """
 
-UDP_LISTEN_WINDOW: Final = 0.7
+UDP_LISTEN_WINDOW: Final = 0.66
 """How long a discovery probe listens, from its first send.
 
 WS-Discovery targets wait a random time up to 500 ms (APP_MAX_DELAY) before
-answering a multicast Probe; the resend goes out at 0.1 s, so its latest
-answer lands by 0.6 s plus the round trip, inside the window.
+answering a multicast Probe; the resend goes out at 0.08 s, so its latest
+answer lands by 0.58 s plus the round trip, inside the window with 80 ms to
+spare for a busy LAN.
 """
 
 UDP_RETRANSMITS: Final = 2
 """Sends per discovery probe: UDP is lossy, and a lost probe loses a camera."""
 
-UDP_RETRANSMIT_GAP: Final = 0.1
+UDP_RETRANSMIT_GAP: Final = 0.08
 """Seconds between probe resends."""
 
 ARP_SETTLE: Final = 0.3

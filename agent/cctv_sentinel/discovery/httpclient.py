@@ -48,7 +48,8 @@ class HttpReply:
 
 def _tls_context() -> ssl.SSLContext:
     # Cameras use self-signed certificates; we read them as evidence, never trust them.
-    ctx = ssl.create_default_context()
+    # A bare client context: no CA bundle to load, since nothing is verified.
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     with contextlib.suppress(ssl.SSLError, ValueError):

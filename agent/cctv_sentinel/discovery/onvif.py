@@ -152,16 +152,22 @@ async def probe(
         path = parts.path or DEVICE_SERVICE_PATH
     if port is None:
         return False
+    credential = ctx.credentials.for_host(ip, mac)
+    fields: dict[str, str] = {"xaddr": f"{'https' if tls else 'http'}://{ip}:{port}{path}"}
     async with slots:
-        if not await preflight(ctx, ip, port, path, tls):
-            return False
-        credential = ctx.credentials.for_host(ip, mac)
-        fields: dict[str, str] = {"xaddr": f"{'https' if tls else 'http'}://{ip}:{port}{path}"}
-        try:
-            if credential is None or path != DEVICE_SERVICE_PATH:
-                # zeep hard-codes the device service path; other paths stay unauthenticated.
+        if credential is None or path != DEVICE_SERVICE_PATH:
+            # zeep hard-codes the device service path; other paths stay unauthenticated.
+            # Unauthenticated, GetDeviceInformation is itself the test: a SOAP answer
+            # (information or a fault) means ONVIF; anything else means not ONVIF.
+            try:
                 fields.update(await _unauthenticated(ctx, ip, port, path, tls))
-            else:
+            except (ProbeError, ProtocolError) as err:
+                _LOG.debug("onvif: %s:%d%s is not an ONVIF device service: %s", ip, port, path, err)
+                return False
+        elif not await preflight(ctx, ip, port, path, tls):
+            return False
+        else:
+            try:
                 from cctv_sentinel.discovery import onvif_zeep  # noqa: PLC0415  (lazy: httpx, zeep)
 
                 fields.update(
@@ -170,14 +176,14 @@ async def probe(
                     )
                 )
                 fields["auth"] = "ok"
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:  # noqa: BLE001  (zeep, httpx, lxml raise many types)
-            if _refused(err):
-                fields["auth"] = "failed" if credential else "required"
-            else:
-                fields["error"] = clean_or_none(type(err).__name__) or "error"
-            _LOG.debug("onvif: %s:%d: %s", ip, port, type(err).__name__)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # noqa: BLE001  (zeep, httpx, lxml raise many types)
+                if _refused(err):
+                    fields["auth"] = "failed"
+                else:
+                    fields["error"] = clean_or_none(type(err).__name__) or "error"
+                _LOG.debug("onvif: %s:%d: %s", ip, port, type(err).__name__)
     found_mac = fields.get("mac")
     ctx.emit(
         Observation(probe=ProbeName.ONVIF, ip=ip, fields=fields, mac=found_mac, port=port, at=now())

@@ -36,6 +36,14 @@ def clean(raw: bytes | str | None, max_len: int = MAX_LABEL) -> str:
     if raw is None:
         return ""
     text = decode(raw)
+    if (
+        len(text) <= max_len
+        and text.isascii()
+        and text.isprintable()
+        and "  " not in text
+        and text == text.strip()
+    ):
+        return text  # the common case, already clean: printable ASCII, single spaces
     if len(text) > max_len * 8:
         # Bound the work below for absurd inputs; the cut happens again later.
         text = text[: max_len * 8]
