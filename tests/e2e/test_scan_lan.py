@@ -210,8 +210,8 @@ def test_bad_usage_is_one_line_and_exit_2(args: list[str], message: str) -> None
 # --- hostile devices ---------------------------------------------------------------
 
 HOSTILE_DEADLINE = 6.0
-MEMORY_BOUND_MB = 160
-"""Peak RSS a scan of this LAN may reach (docs/benchmarks.md: about half of this)."""
+MEMORY_BOUND_MB = 96
+"""Peak RSS a scan of the hostile LAN may reach (measured: about 46 MB, docs/benchmarks.md)."""
 
 
 @pytest.fixture(scope="module")
