@@ -6,16 +6,14 @@ scripts, no external resources, every device string escaped) and a CSV file.
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from collections import Counter
 from collections.abc import Sequence
 
 from cctv_sentinel import __version__
 from cctv_sentinel.identify.catalogue import Catalogue
 from cctv_sentinel.model import RISK_ORDER, Camera, Risk, ScanResult
-from cctv_sentinel.report import csv_safe, iso, sort_cameras
+from cctv_sentinel.report import iso, sort_cameras, write_csv
 
 RECOMMENDED_ACTION: dict[Risk, str] = {
     Risk.RESTRICTED: (
@@ -68,13 +66,11 @@ CSV_FIELDS = (
 
 def to_audit_csv(result: ScanResult, catalogue: Catalogue) -> str:
     """One row per camera with evidence, regime names and the recommended action."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
+    rows = []
     for cam in sort_cameras(result.cameras):
         att = cam.attribution
         evidence = "; ".join(f"{e.probe}.{e.field}={e.value}" for e in att.evidence)
-        writer.writerow(
+        rows.append(
             [
                 cam.ip,
                 cam.mac or "",
@@ -90,7 +86,7 @@ def to_audit_csv(result: ScanResult, catalogue: Catalogue) -> str:
                 RECOMMENDED_ACTION[cam.assessment.risk],
             ]
         )
-    return csv_safe(buf.getvalue())
+    return write_csv(CSV_FIELDS, rows)
 
 
 _CSS = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,12 +118,10 @@ CSV_FIELDS = (
 
 def to_csv(result: ScanResult) -> str:
     """One row per camera, for spreadsheets."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
+    rows = []
     for cam in sort_cameras(result.cameras):
         row = camera_json(cam)
-        writer.writerow(
+        rows.append(
             [
                 row["ip"],
                 row["mac"] or "",
@@ -138,22 +136,24 @@ def to_csv(result: ScanResult) -> str:
                 row["explanation"],
             ]
         )
-    return csv_safe(buf.getvalue())
+    return write_csv(CSV_FIELDS, rows)
 
 
-def csv_safe(text: str) -> str:
-    """Neutralise cells that a spreadsheet would run as formulas (=, +, -, @)."""
-    # Device strings that start with = + - @ would run as formulas in a spreadsheet.
-    out_lines = []
-    for line in text.splitlines():
-        cells = next(csv.reader([line]))
-        cells = [
-            "'" + c if c[:1] in {"=", "+", "-", "@"} and not _is_number(c) else c for c in cells
-        ]
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="").writerow(cells)
-        out_lines.append(buf.getvalue())
-    return "\n".join(out_lines) + "\n"
+def write_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV text with every cell passed through :func:`csv_cell`."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([csv_cell(v) for v in row] for row in rows)
+    return buf.getvalue()
+
+
+def csv_cell(value: object) -> str:
+    """A cell a spreadsheet will not run as a formula (device strings may start with =+-@)."""
+    text = "" if value is None else str(value)
+    if text[:1] in {"=", "+", "-", "@"} and not _is_number(text):
+        return "'" + text
+    return text
 
 
 def _is_number(text: str) -> bool:

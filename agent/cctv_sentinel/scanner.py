@@ -218,13 +218,17 @@ class Scanner:
             self.progress.hosts = len(self._hosts_seen)
         self._follow_up(obs)
 
+    def _ensure_port_scan(self, ip: str) -> None:
+        """Port-scan ``ip`` once, whichever probe noticed it first."""
+        if ip not in self._port_scanned and self.enabled(ProbeName.SWEEP):
+            self._port_scanned.add(ip)
+            self._spawn(sweep.scan_ports(self.ctx, ip, self.options.ports), f"ports {ip}")
+
     def _follow_up(self, obs: Observation) -> None:
         ip = obs.ip
         if not self.ctx.in_scope(ip):
             return  # heard by multicast from outside the networks asked for: report, never contact
-        if ip not in self._port_scanned and self.enabled(ProbeName.SWEEP):
-            self._port_scanned.add(ip)
-            self._spawn(sweep.scan_ports(self.ctx, ip, self.options.ports), f"ports {ip}")
+        self._ensure_port_scan(ip)
         if obs.probe == ProbeName.SWEEP and obs.port is not None:
             self._follow_port(ip, obs.port)
         if obs.probe == ProbeName.WSD and self.enabled(ProbeName.ONVIF):
@@ -272,9 +276,7 @@ class Scanner:
 
     def _on_alive(self, ip: str, _mac: str | None) -> None:
         """React to a host the sweep proved alive (MAC known on-link, None when routed)."""
-        if ip not in self._port_scanned and self.enabled(ProbeName.SWEEP):
-            self._port_scanned.add(ip)
-            self._spawn(sweep.scan_ports(self.ctx, ip, self.options.ports), f"ports {ip}")
+        self._ensure_port_scan(ip)
         if not self.ctx.on_link(ip) and ip not in self._unicast_sent:
             # Multicast never crosses the router: ask this host directly.
             self._unicast_sent.add(ip)

@@ -6,16 +6,7 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-from cctv_sentinel.discovery.base import (
-    Addr,
-    ProbeContext,
-    now,
-    open_collector,
-    send_and_listen,
-    send_multicast,
-    send_to,
-    udp_socket,
-)
+from cctv_sentinel.discovery.base import Addr, ProbeContext, now, udp_exchange
 from cctv_sentinel.errors import ProtocolError
 from cctv_sentinel.limits import MAX_LIST_ITEMS, MAX_WSD_MESSAGE
 from cctv_sentinel.model import Observation, ProbeName
@@ -89,39 +80,23 @@ def _probes() -> list[bytes]:
 
 async def run_multicast(ctx: ProbeContext) -> None:
     """Probe the link by multicast and listen for ProbeMatches for the window."""
-    ifaces = ctx.multicast_interfaces
-    if not ifaces:
-        return
-    sock = udp_socket()
-    transport, _ = await open_collector(sock, "wsd", MAX_WSD_MESSAGE, _Receiver(ctx, "multicast"))
-    try:
-        probes = _probes()
-
-        def send() -> None:
-            for probe in probes:
-                send_multicast(sock, probe, GROUP, ifaces)
-
-        await send_and_listen(send, ctx.timing)
-    finally:
-        transport.close()
+    await udp_exchange(
+        ctx,
+        name="wsd",
+        payloads=_probes(),
+        handler=_Receiver(ctx, "multicast"),
+        max_size=MAX_WSD_MESSAGE,
+        group=GROUP,
+    )
 
 
 async def run_unicast(ctx: ProbeContext, hosts: Iterable[str]) -> None:
     """Send a directed Probe to each host (crosses routers) and listen for the window."""
-    targets = [(ip, PORT) for ip in hosts if ctx.in_scope(ip)]
-    if not targets:
-        return
-    sock = udp_socket()
-    transport, _ = await open_collector(
-        sock, "wsd-unicast", MAX_WSD_MESSAGE, _Receiver(ctx, "unicast")
+    await udp_exchange(
+        ctx,
+        name="wsd-unicast",
+        payloads=_probes(),
+        handler=_Receiver(ctx, "unicast"),
+        max_size=MAX_WSD_MESSAGE,
+        unicast=[(ip, PORT) for ip in hosts],
     )
-    try:
-        probes = _probes()
-
-        def send() -> None:
-            for probe in probes:
-                send_to(sock, probe, targets)
-
-        await send_and_listen(send, ctx.timing)
-    finally:
-        transport.close()
