@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from cctv_sentinel.inventory import Inventory
+from cctv_sentinel.inventory.store import Inventory
 from cctv_sentinel.mqtt import contract
 from cctv_sentinel.mqtt.client import MqttClient, MqttSettings
 from cctv_sentinel.mqtt.contract import Topics

@@ -1,5 +1,5 @@
 """Run the agent as ``python -m cctv_sentinel``."""
 
-from cctv_sentinel.cli import entrypoint
+from cctv_sentinel.cli.main import entrypoint
 
 entrypoint()

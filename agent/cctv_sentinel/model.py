@@ -148,6 +148,22 @@ class Evidence:
             "note": self.note,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Evidence:
+        """Rebuild evidence written by :meth:`to_json` (missing or odd values become empty)."""
+        weight = data.get("weight", 0.0)
+        maker = data.get("maker")
+        return cls(
+            probe=str(data.get("probe", "")),
+            field=str(data.get("field", "")),
+            value=str(data.get("value", "")),
+            maker=maker if isinstance(maker, str) else None,
+            weight=float(weight) if isinstance(weight, int | float) else 0.0,
+            rule=str(data.get("rule", "")),
+            source=str(data.get("source", "")),
+            note=str(data.get("note", "")),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Attribution:

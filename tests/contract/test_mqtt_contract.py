@@ -27,9 +27,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cctv_sentinel._util.timefmt import iso
 from cctv_sentinel.identify.catalogue import load_catalogue
-from cctv_sentinel.inventory import CameraRecord, Inventory
-from cctv_sentinel.mqtt import commands as agent_commands
+from cctv_sentinel.inventory.records import CameraRecord
+from cctv_sentinel.model import Evidence
+from cctv_sentinel.inventory.store import Inventory
+from cctv_sentinel.service import commands as agent_commands
 from cctv_sentinel.mqtt import contract as agent_contract
 from custom_components.cctv_sentinel import models
 from tests.agent.service import support
@@ -194,7 +197,7 @@ def test_agent_camera_payloads(records: list[Any], regimes: dict[str, Any]) -> N
     """Every camera payload the agent builds parses, with the same verdict, in the integration."""
     assert {r.risk for r in records} >= {"restricted", "low"}
     isolated = {"state": "isolated", "mode": "internet", "backend": "nftables",
-                "since": agent_contract.iso(1_764_320_100.0)}  # fmt: skip
+                "since": iso(1_764_320_100.0)}  # fmt: skip
     for record in records:
         for isolation in (agent_contract.NOT_ISOLATED, isolated):
             camera = roundtrip(
@@ -351,16 +354,16 @@ def test_anything_the_agent_publishes_parses(regimes: dict[str, Any], said: dict
         regimes=tuple(regimes),
         explanation=note,
         evidence=(
-            {
-                "probe": "sadp",
-                "field": "model",
-                "value": said["value"],
-                "maker": "hikvision",
-                "weight": said["confidence"],
-                "rule": "sadp-reply",
-                "source": note,
-                "note": note,
-            },
+            Evidence(
+                probe="sadp",
+                field="model",
+                value=said["value"],
+                maker="hikvision",
+                weight=said["confidence"],
+                rule="sadp-reply",
+                source=note,
+                note=note,
+            ),
         ),
     )
     camera = roundtrip("camera", agent_contract.camera_payload(record, regimes=regimes))

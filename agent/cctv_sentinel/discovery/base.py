@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cctv_sentinel import limits
-from cctv_sentinel.credentials import Credentials
+from cctv_sentinel.discovery.credentials import Credentials
 from cctv_sentinel.discovery.netinfo import Interface
 from cctv_sentinel.model import Observation
 

@@ -16,7 +16,7 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cctv_sentinel.credentials import Credential
+from cctv_sentinel.discovery.credentials import Credential
 from cctv_sentinel.errors import ProbeError, ProbeTimeoutError, ProtocolError
 from cctv_sentinel.limits import MAX_HTTP_BODY, MAX_HTTP_HEADERS
 from cctv_sentinel.protocols import http as httpproto

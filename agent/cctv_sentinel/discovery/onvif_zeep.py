@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from cctv_sentinel import limits
-from cctv_sentinel.credentials import Credential
+from cctv_sentinel.discovery.credentials import Credential
 from cctv_sentinel.errors import OversizeError, ProbeError
 from cctv_sentinel.protocols.text import clean_or_none, normalise_mac
 

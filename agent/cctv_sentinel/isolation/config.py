@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import voluptuous as vol
 
-from cctv_sentinel.credentials import Secret
+from cctv_sentinel.discovery.credentials import Secret
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.isolation.hostinfo import IPNetwork
 from cctv_sentinel.isolation.model import MODES, Mode

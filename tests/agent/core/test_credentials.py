@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cctv_sentinel.credentials import Secret, credentials_from_mapping, load_credentials
+from cctv_sentinel.discovery.credentials import Secret, credentials_from_mapping, load_credentials
 from cctv_sentinel.errors import ConfigError
 
 

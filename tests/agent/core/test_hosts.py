@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cctv_sentinel.hosts import best_mac, group_hosts
+from cctv_sentinel.discovery.hosts import best_mac, group_hosts
 from cctv_sentinel.model import Observation
 
 

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from cctv_sentinel.credentials import Credential, Secret
 from cctv_sentinel.discovery import httpclient
+from cctv_sentinel.discovery.credentials import Credential, Secret
 from cctv_sentinel.errors import ProbeError, ProbeTimeoutError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from cctv_sentinel.cli import main
+from cctv_sentinel.cli.main import main
 from tests.lab.profiles import Profile, load_corpus
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

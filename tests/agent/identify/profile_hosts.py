@@ -21,7 +21,7 @@ from cctv_sentinel.discovery import mdns as mdns_probe
 from cctv_sentinel.discovery import sadp as sadp_probe
 from cctv_sentinel.discovery import ssdp as ssdp_probe
 from cctv_sentinel.discovery import wsdiscovery
-from cctv_sentinel.hosts import group_hosts
+from cctv_sentinel.discovery.hosts import group_hosts
 from cctv_sentinel.model import Host, Observation
 from cctv_sentinel.protocols import dhip, mdns, sadp, ssdp, wsd
 from cctv_sentinel.protocols import http as httpproto

@@ -13,7 +13,8 @@ import yaml
 
 from cctv_sentinel.errors import CatalogueError
 from cctv_sentinel.identify import Catalogue, load_catalogue
-from cctv_sentinel.identify.catalogue import CATALOGUE_DIR, MIN_SOURCE_LEN, normalise_label
+from cctv_sentinel.identify.catalogue import CATALOGUE_DIR, normalise_label
+from cctv_sentinel.identify.catalogue.loader import MIN_SOURCE_LEN
 
 
 def _registry_orgs() -> set[str]:

@@ -10,16 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from cctv_sentinel import nmapxml
+from cctv_sentinel.discovery.hosts import group_hosts
 from cctv_sentinel.errors import InputFileError
 from cctv_sentinel.identify import Catalogue, Policy, identify
 from cctv_sentinel.model import Host, Risk
+from cctv_sentinel.protocols import nmapxml
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "nmap"
 
 
+def _hosts(data):
+    return group_hosts(nmapxml.parse_nmap_xml(data))
+
+
 def _load(name: str) -> list[Host]:
-    return nmapxml.parse_nmap_xml((FIXTURES / name).read_bytes())
+    return _hosts((FIXTURES / name).read_bytes())
 
 
 def test_real_capture_of_a_hikvision_like_server(catalogue: Catalogue) -> None:
@@ -81,7 +86,7 @@ def test_many_hosts_beyond_the_per_document_element_cap() -> None:
     data = (
         f'<?xml version="1.0"?><!DOCTYPE nmaprun><nmaprun scanner="nmap">{hosts}</nmaprun>'.encode()
     )
-    parsed = nmapxml.parse_nmap_xml(data)
+    parsed = _hosts(data)
     assert len(parsed) == 254
     assert all(len(h.open_ports) == 10 for h in parsed)
 
@@ -104,18 +109,18 @@ def test_many_hosts_beyond_the_per_document_element_cap() -> None:
 )
 def test_hostile_documents_are_refused(data: bytes, message: str) -> None:
     with pytest.raises(InputFileError, match=message):
-        nmapxml.parse_nmap_xml(data)
+        _hosts(data)
 
 
 def test_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nmapxml, "MAX_NMAP_XML", 100)
     with pytest.raises(InputFileError, match="exceeds"):
-        nmapxml.parse_nmap_xml(b"<nmaprun>" + b" " * 200 + b"</nmaprun>")
+        _hosts(b"<nmaprun>" + b" " * 200 + b"</nmaprun>")
     monkeypatch.setattr(nmapxml, "MAX_NMAP_XML", 10_000)
     monkeypatch.setattr(nmapxml, "MAX_NMAP_HOSTS", 2)
     three = b"<nmaprun>" + b'<host><status state="up"/></host>' * 3 + b"</nmaprun>"
     with pytest.raises(InputFileError, match="more than 2 hosts"):
-        nmapxml.parse_nmap_xml(three)
+        _hosts(three)
 
 
 def test_odd_but_valid_entries_are_skipped() -> None:
@@ -127,7 +132,7 @@ def test_odd_but_valid_entries_are_skipped() -> None:
         b'<port protocol="tcp" portid="82"><state state="open"/></port>'
         b'</ports></host><host><status state="up"/></host></nmaprun>'
     )
-    (host,) = nmapxml.parse_nmap_xml(data)
+    (host,) = _hosts(data)
     assert host.open_ports == (82,)
 
 
@@ -186,7 +191,7 @@ async def test_live_nmap_against_loopback(catalogue: Catalogue) -> None:
     finally:
         server.close()
         await server.wait_closed()
-    (host,) = nmapxml.parse_nmap_xml(out)
+    (host,) = _hosts(out)
     assert host.ip == "127.0.0.1"
     assert host.open_ports == (port,)
     attribution, _ = identify(host, catalogue, Policy())

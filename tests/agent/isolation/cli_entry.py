@@ -6,7 +6,7 @@ the test, whatever PATH the namespace has.
 
 from __future__ import annotations
 
-from cctv_sentinel import cli
+from cctv_sentinel.cli import main as cli
 
 if __name__ == "__main__":
     cli.entrypoint()

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cctv_sentinel import cli
-from cctv_sentinel.isolation import commands
+from cctv_sentinel.cli import isolation as commands
+from cctv_sentinel.cli import main as cli
 from tests.lab import netlab
 
 

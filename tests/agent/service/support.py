@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 import jsonschema
 
-from cctv_sentinel.hosts import group_hosts
-from cctv_sentinel.inventory import CameraFacts, facts_from_camera
+from cctv_sentinel.discovery.hosts import group_hosts
+from cctv_sentinel.identify.verdicts import cameras_among, load_identity
+from cctv_sentinel.inventory.records import CameraFacts, facts_from_camera
 from cctv_sentinel.model import Camera, Observation
-from cctv_sentinel.results import cameras_among, load_identity
 
 REPO = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = REPO / "docs" / "mqtt.schema.json"

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import voluptuous as vol
 
-from cctv_sentinel.config import load_config, parse_broker_url, parse_duration
+from cctv_sentinel.cli.main import main as cli_main
 from cctv_sentinel.errors import ConfigError
-from cctv_sentinel.service_cli import main as cli_main
+from cctv_sentinel.service.config import load_config, parse_broker_url, parse_duration
 from tests.agent.service.support import REPO
 
 EXAMPLE = REPO / "docs" / "config.example.yaml"

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cctv_sentinel.inventory import Inventory
+from cctv_sentinel._util.timefmt import iso
+from cctv_sentinel.inventory.store import Inventory
+from cctv_sentinel.model import Evidence
 from cctv_sentinel.mqtt import contract
 from cctv_sentinel.mqtt.contract import CommandError, ScanStatus, Topics, parse_command
 from tests.agent.service.support import (
@@ -127,7 +129,11 @@ def test_device_strings_are_sanitised_on_the_wire(records):
         records["198.18.0.21"],
         brand="\x1b[31mEvil\x1b[0m\u202e",
         model="M" * 1000,
-        evidence=({"probe": "http", "field": "title", "value": "x\x00" * 500, "weight": "bad"},),
+        evidence=(
+            Evidence.from_json(
+                {"probe": "http", "field": "title", "value": "x\x00" * 500, "weight": "bad"}
+            ),
+        ),
     )
     payload = contract.camera_payload(hostile, regimes=REGIMES)
     check("camera", payload)
@@ -143,11 +149,11 @@ def test_last_seen_override_and_isolation_object(records):
         "state": "isolated",
         "mode": "internet",
         "backend": "nftables",
-        "since": contract.iso(T0),
+        "since": iso(T0),
     }
     payload = contract.camera_payload(hik, regimes=REGIMES, isolation=isolation, last_seen=T0 - 60)
     check("camera", payload)
-    assert payload["last_seen"] == contract.iso(T0 - 60)
+    assert payload["last_seen"] == iso(T0 - 60)
     assert payload["isolation"]["state"] == "isolated"
 
 

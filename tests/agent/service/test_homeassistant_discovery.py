@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cctv_sentinel.inventory import Inventory
+from cctv_sentinel.inventory.store import Inventory
 from cctv_sentinel.mqtt import contract
 from cctv_sentinel.mqtt.contract import Topics
 from cctv_sentinel.mqtt.homeassistant import Discovery

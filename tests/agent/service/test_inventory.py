@@ -9,14 +9,9 @@ from dataclasses import replace
 import pytest
 
 from cctv_sentinel.errors import HostEnvironmentError
-from cctv_sentinel.inventory import (
-    AsyncInventory,
-    CameraFacts,
-    Inventory,
-    ScanRecord,
-    camera_id_from,
-    onvif_uuid,
-)
+from cctv_sentinel.inventory.ids import camera_id_from, onvif_uuid
+from cctv_sentinel.inventory.records import CameraFacts, ScanRecord
+from cctv_sentinel.inventory.store import AsyncInventory, Inventory
 from tests.agent.service.support import axis, dahua_routed, facts, hikvision
 
 T0 = 1_795_000_000.0

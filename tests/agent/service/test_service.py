@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from cctv_sentinel.config import config_from_mapping
 from cctv_sentinel.model import Observation
 from cctv_sentinel.mqtt.contract import CAMERA_ID_RE, Topics
-from cctv_sentinel.service import ScanJob, ScanOutcome, Service
+from cctv_sentinel.service.config import config_from_mapping
+from cctv_sentinel.service.daemon import ScanJob, ScanOutcome, Service
 from tests.agent.service.support import axis, cameras, check, dahua_routed, hikvision
 from tests.lab.broker import Broker, Subscriber, publish
 

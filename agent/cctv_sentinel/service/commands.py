@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from cctv_sentinel._util.timefmt import iso_or_none
 from cctv_sentinel.errors import SentinelError
-from cctv_sentinel.inventory import CameraRecord
+from cctv_sentinel.inventory.records import CameraRecord
 from cctv_sentinel.isolation import (
     IsolationManager,
     IsolationOutcome,
@@ -55,7 +56,7 @@ def _camera_isolation(state: IsolationState) -> CameraIsolation:
         "state": state.state,
         "mode": mode,
         "backend": state.backend,
-        "since": contract.iso_or_none(state.since),
+        "since": iso_or_none(state.since),
     }
 
 

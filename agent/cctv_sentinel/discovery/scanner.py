@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cctv_sentinel import limits
-from cctv_sentinel.credentials import Credentials
 from cctv_sentinel.discovery import (
     dahua,
     mdns,
@@ -36,8 +35,10 @@ from cctv_sentinel.discovery import (
 )
 from cctv_sentinel.discovery import http as httpprobe
 from cctv_sentinel.discovery.base import ProbeContext, Timing
+from cctv_sentinel.discovery.credentials import Credentials
+from cctv_sentinel.discovery.hosts import group_hosts
 from cctv_sentinel.errors import UsageError
-from cctv_sentinel.model import Observation, ProbeName
+from cctv_sentinel.model import Host, Observation, ProbeName, ScanInfo
 
 _LOG = logging.getLogger(__name__)
 
@@ -94,6 +95,20 @@ class ScanRun:
     probes: tuple[str, ...]
     observations: list[Observation]
     errors: list[str]
+
+    def info(self) -> ScanInfo:
+        """When and how the scan ran, as results carry it."""
+        return ScanInfo(
+            started=self.started,
+            finished=self.finished,
+            networks=tuple(str(n) for n in self.networks),
+            probes=self.probes,
+            errors=tuple(self.errors),
+        )
+
+    def hosts(self) -> list[Host]:
+        """What was seen, one host per address."""
+        return group_hosts(self.observations)
 
 
 def parse_networks(values: Iterable[str]) -> tuple[ipaddress.IPv4Network, ...]:

@@ -25,31 +25,25 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from cctv_sentinel import __version__
-from cctv_sentinel.config import Config
-from cctv_sentinel.credentials import Credentials, load_credentials
 from cctv_sentinel.discovery import netinfo
+from cctv_sentinel.discovery.credentials import Credentials, load_credentials
+from cctv_sentinel.discovery.hosts import group_hosts
 from cctv_sentinel.discovery.passive import PassiveListener, Sighting
+from cctv_sentinel.discovery.scanner import Scanner, ScanOptions, default_networks
 from cctv_sentinel.errors import MqttError, SentinelError, UsageError
-from cctv_sentinel.hosts import group_hosts
 from cctv_sentinel.identify import Catalogue, Policy, check_policy, load_catalogue
 from cctv_sentinel.identify import policy_from_mapping as make_policy
-from cctv_sentinel.inventory import (
-    AsyncInventory,
-    CameraRecord,
-    Change,
-    Inventory,
-    ScanRecord,
-    facts_from_camera,
-)
+from cctv_sentinel.identify.verdicts import cameras_among
+from cctv_sentinel.inventory.records import CameraRecord, Change, ScanRecord, facts_from_camera
+from cctv_sentinel.inventory.store import AsyncInventory, Inventory
 from cctv_sentinel.model import Camera, Observation
 from cctv_sentinel.mqtt import contract
 from cctv_sentinel.mqtt.client import MqttClient, MqttSettings, Will
-from cctv_sentinel.mqtt.commands import CommandRouter, IsolationPort, Rescan
 from cctv_sentinel.mqtt.contract import RegimeRef, ScanStatus, Topics
 from cctv_sentinel.mqtt.homeassistant import Discovery
 from cctv_sentinel.mqtt.publisher import Publisher
-from cctv_sentinel.results import cameras_among
-from cctv_sentinel.scanner import Scanner, ScanOptions, default_networks
+from cctv_sentinel.service.commands import CommandRouter, IsolationPort, Rescan
+from cctv_sentinel.service.config import Config
 
 _LOG = logging.getLogger(__name__)
 

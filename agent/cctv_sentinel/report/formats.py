@@ -6,10 +6,10 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from cctv_sentinel import __version__
+from cctv_sentinel._util.timefmt import iso
 from cctv_sentinel.model import RISK_ORDER, Camera, Host, Risk, ScanResult
 
 JSON_SCHEMA_VERSION = 1
@@ -26,11 +26,6 @@ TABLE_COLUMNS: tuple[tuple[str, int], ...] = (
     ("FOUND BY", 30),
 )
 """Column titles and the widest each may grow; longer values end in an ellipsis."""
-
-
-def iso(ts: float) -> str:
-    """A UTC timestamp in ISO 8601 with seconds."""
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="seconds")
 
 
 def found_by(camera: Camera) -> str:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cctv_sentinel.discovery.hosts import group_hosts
 from cctv_sentinel.errors import InputFileError, ProtocolError
-from cctv_sentinel.hosts import group_hosts
 from cctv_sentinel.model import Host, Observation
 
 MAX_INPUT_FILE = 256 * 1024 * 1024
@@ -52,10 +52,10 @@ def load_hosts(path: Path) -> list[Host]:
         raise InputFileError(f"cannot read {path}: {err.strerror or err}") from err
     head = data.lstrip()[:1]
     if head == b"<":
-        from cctv_sentinel.nmapxml import parse_nmap_xml  # noqa: PLC0415  (only for nmap input)
+        from cctv_sentinel.protocols.nmapxml import parse_nmap_xml  # noqa: PLC0415  (only for nmap input)
 
         try:
-            return parse_nmap_xml(data)
+            return group_hosts(parse_nmap_xml(data))
         except (InputFileError, ProtocolError) as err:
             raise InputFileError(f"{path}: {err}") from err
     if head == b"{":

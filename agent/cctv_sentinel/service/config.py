@@ -3,7 +3,7 @@
 Validation uses voluptuous; every error names the key and the reason, one per
 line, as ``config.yaml: mqtt.port: expected an integer``. Secrets come from a
 file or an environment variable, never from the command line or the file
-itself, and the :class:`~cctv_sentinel.credentials.Secret` holding them never
+itself, and the :class:`~cctv_sentinel.discovery.credentials.Secret` holding them never
 prints. See docs/config.example.yaml for every key.
 """
 
@@ -24,7 +24,8 @@ import voluptuous as vol
 import yaml
 
 from cctv_sentinel import limits
-from cctv_sentinel.credentials import Secret
+from cctv_sentinel.discovery.credentials import Secret
+from cctv_sentinel.discovery.scanner import ALL_PROBES
 from cctv_sentinel.discovery.sweep import DEFAULT_PORTS
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.mqtt.contract import (
@@ -33,7 +34,6 @@ from cctv_sentinel.mqtt.contract import (
     safe_agent_id,
     valid_base_topic,
 )
-from cctv_sentinel.scanner import ALL_PROBES
 
 MAX_CONFIG_BYTES: Final = 1024 * 1024
 """A configuration larger than 1 MiB is a mistake, not a configuration."""

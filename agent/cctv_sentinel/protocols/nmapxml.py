@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from cctv_sentinel.errors import InputFileError, ProtocolError
-from cctv_sentinel.hosts import group_hosts
-from cctv_sentinel.model import Host, Observation, ProbeName
+from cctv_sentinel.model import Observation, ProbeName
 from cctv_sentinel.protocols import _xml
 from cctv_sentinel.protocols.http import parse_www_authenticate
 from cctv_sentinel.protocols.text import clean, clean_or_none, normalise_mac
@@ -156,8 +155,8 @@ def _host_observations(elem: _xml.Element) -> list[Observation]:
     return obs
 
 
-def parse_nmap_xml(data: bytes) -> list[Host]:
-    """Hosts (up ones only) from an nmap ``-oX`` document, sorted by address.
+def parse_nmap_xml(data: bytes) -> list[Observation]:
+    """Observations of the up hosts of an nmap ``-oX`` document, in document order.
 
     Raises InputFileError with a one-line reason when the document is too
     large, is not nmap XML, declares entities, or a host element is malformed.
@@ -175,4 +174,4 @@ def parse_nmap_xml(data: bytes) -> list[Host]:
         except ProtocolError as err:
             raise InputFileError(f"nmap XML host element unreadable: {err}") from err
         observations.extend(_host_observations(elem))
-    return group_hosts(observations)
+    return observations

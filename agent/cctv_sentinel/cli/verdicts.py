@@ -72,8 +72,8 @@ def _read_policy(path: Path) -> dict[str, Any]:
 def _offline_result(
     hosts: list[Host], catalogue: Catalogue, policy: Policy, sources: list[Path]
 ) -> ScanResult:
+    from cctv_sentinel.identify.verdicts import result_for_hosts  # noqa: PLC0415
     from cctv_sentinel.model import ScanInfo  # noqa: PLC0415
-    from cctv_sentinel.results import result_for_hosts  # noqa: PLC0415
 
     mtimes = [p.stat().st_mtime for p in sources if p.exists()] or [time.time()]
     probes = tuple(sorted({o.probe for h in hosts for o in h.observations}))
@@ -83,7 +83,7 @@ def _offline_result(
 
 def load_inputs(paths: list[Path]) -> tuple[list[Host], list[str]]:
     """Hosts from every readable file, and one error line per unreadable one."""
-    from cctv_sentinel.inputs import load_hosts  # noqa: PLC0415
+    from cctv_sentinel.discovery.saved import load_hosts  # noqa: PLC0415
 
     hosts: list[Host] = []
     errors: list[str] = []
@@ -102,7 +102,7 @@ def _fail_if_nothing_read(hosts: list[Host], errors: list[str]) -> None:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """Verdicts for saved scans and nmap XML; exit 1 when something is restricted."""
-    from cctv_sentinel.cli import EXIT_OK, EXIT_RESTRICTED, PROG, render, write_output  # noqa: PLC0415
+    from cctv_sentinel.cli.main import EXIT_OK, EXIT_RESTRICTED, PROG, render, write_output  # noqa: PLC0415
     from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
 
     catalogue = load_catalogue()
@@ -121,9 +121,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The auditor's report, from saved inputs (--from) or a live scan."""
-    from cctv_sentinel.audit import to_audit_csv, to_audit_html  # noqa: PLC0415
-    from cctv_sentinel.cli import EXIT_OK, EXIT_RESTRICTED, PROG, live_result, write_output  # noqa: PLC0415
+    from cctv_sentinel.cli.main import EXIT_OK, EXIT_RESTRICTED, PROG, live_result, write_output  # noqa: PLC0415
     from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
+    from cctv_sentinel.report.auditor import to_audit_csv, to_audit_html  # noqa: PLC0415
 
     errors: list[str] = []
     if args.inputs:
@@ -156,7 +156,7 @@ def _matches(host: Host, target: str) -> bool:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """The evidence chain for one device, from saved inputs or a live look at it."""
-    from cctv_sentinel.cli import PROG, live_result  # noqa: PLC0415
+    from cctv_sentinel.cli.main import PROG, live_result  # noqa: PLC0415
     from cctv_sentinel.identify import explain, identify, load_catalogue  # noqa: PLC0415
     from cctv_sentinel.protocols.text import normalise_mac  # noqa: PLC0415
 
@@ -189,7 +189,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``classify``, ``report`` and ``explain`` to the command line."""
-    from cctv_sentinel.cli import add_scan_options  # noqa: PLC0415
+    from cctv_sentinel.cli.main import add_scan_options  # noqa: PLC0415
 
     classify = sub.add_parser(
         "classify", help="verdicts for saved scans (--format json --raw) and nmap XML"

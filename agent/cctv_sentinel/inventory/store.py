@@ -1,12 +1,10 @@
-"""The camera inventory: stable ids, first and last seen, history, missing and gone; in SQLite.
+"""The camera inventory in SQLite: first and last seen, history, missing and gone.
 
-Every camera keeps one id across scans and restarts (DESIGN.md): the MAC when
-known, else the ONVIF endpoint UUID, else a hash of maker and serial, else the
-IP address (marked unstable). A camera first known by a weaker key is re-keyed
-once a stronger one shows up. A camera not seen in ``missing_after_scans``
-full scans in a row is marked ``missing``; one missing for longer than the
-retention period is removed. Changes to the address, firmware, brand, model,
-maker verdict and risk are kept as history.
+Every camera keeps one id across scans and restarts (:mod:`.ids`). A camera
+first known by a weaker key is re-keyed once a stronger one shows up. A camera
+not seen in ``missing_after_scans`` full scans in a row is marked ``missing``;
+one missing for longer than the retention period is removed. Changes to the
+address, firmware, brand, model, maker verdict and risk are kept as history.
 
 :class:`Inventory` is synchronous (SQLite); the event loop uses it through
 :class:`AsyncInventory`, which runs each call in a worker thread.
@@ -16,240 +14,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
-import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from cctv_sentinel.errors import HostEnvironmentError
-from cctv_sentinel.model import Camera, ProbeName
+from cctv_sentinel.inventory.ids import camera_id_from, serial_key
+from cctv_sentinel.inventory.records import (
+    FACT_FIELDS,
+    STICKY_FIELDS,
+    TRACKED_FIELDS,
+    VERDICT_FIELDS,
+    CameraFacts,
+    CameraRecord,
+    Change,
+    HistoryEntry,
+    ScanRecord,
+)
 
 SCHEMA_VERSION: Final = 1
 """Version of the SQLite layout (``PRAGMA user_version``)."""
 
 DB_NAME: Final = "inventory.sqlite3"
-TRACKED_FIELDS: Final = ("ip", "firmware", "brand", "manufacturer", "model", "risk")
-"""Fields whose changes are kept as history and reported in ``camera_changed`` events."""
 
 HISTORY_KEEP: Final = 365 * 86400.0
 """History older than a year (or the retention, if longer) is pruned."""
 SCANS_KEEP: Final = 1000
 """Scan records kept (the newest)."""
 
-IdSource = Literal["mac", "onvif_uuid", "serial", "ip"]
-State = Literal["present", "missing"]
-ChangeKind = Literal["found", "returned", "changed", "updated", "seen", "missing", "gone"]
-
 _INDEXED: Final = ("mac", "onvif_uuid", "serial_key", "ip")
 """Record attributes the inventory looks cameras up by."""
 
-_UUID = re.compile(r"^(?:urn:)?uuid:([0-9a-z-]{1,64})$")
-
-
-@dataclass(frozen=True, slots=True)
-class CameraFacts:
-    """What one scan established about one camera: the inventory's input."""
-
-    ip: str
-    mac: str | None = None
-    onvif_uuid: str | None = None
-    ports: tuple[int, ...] = ()
-    discovered_by: tuple[str, ...] = ()
-    brand: str | None = None
-    manufacturer: str | None = None
-    manufacturer_id: str | None = None
-    model: str | None = None
-    firmware: str | None = None
-    serial: str | None = None
-    confidence: float = 0.0
-    risk: str = "unknown"
-    risk_reason: str = ""
-    regimes: tuple[str, ...] = ()
-    explanation: str = ""
-    evidence: tuple[Mapping[str, Any], ...] = ()
-
-
-def onvif_uuid(endpoint: str | None) -> str | None:
-    """The UUID of an ONVIF endpoint address (``urn:uuid:…``), lower-cased, or None."""
-    if not endpoint:
-        return None
-    match = _UUID.match(endpoint.strip().lower())
-    return match.group(1) if match else None
-
-
-def facts_from_camera(camera: Camera) -> CameraFacts:
-    """The facts a scan established about one identified camera."""
-    host, att, assessment = camera.host, camera.attribution, camera.assessment
-    endpoint = next(
-        (
-            o.get("endpoint")
-            for o in host.observations
-            if o.probe == ProbeName.WSD and o.get("endpoint")
-        ),
-        None,
-    )
-    return CameraFacts(
-        ip=host.ip,
-        mac=host.mac,
-        onvif_uuid=onvif_uuid(endpoint),
-        ports=tuple(host.open_ports),
-        discovered_by=tuple(p for p in host.probes if p != ProbeName.ARP),
-        brand=att.brand,
-        manufacturer=att.manufacturer,
-        manufacturer_id=att.manufacturer_id,
-        model=att.model,
-        firmware=att.firmware,
-        serial=att.serial,
-        confidence=round(att.confidence, 3),
-        risk=assessment.risk.value,
-        risk_reason=assessment.reason,
-        regimes=tuple(assessment.regimes),
-        explanation=att.explanation,
-        evidence=tuple(e.to_json() for e in att.evidence),
-    )
-
-
-def serial_key(manufacturer_id: str | None, serial: str | None) -> str | None:
-    """The serial-based identity key: a hash of maker and serial (never the serial itself)."""
-    if not serial:
-        return None
-    text = f"{manufacturer_id or ''}:{serial.strip().casefold()}"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-
-
-def camera_id_from(
-    *, mac: str | None, uuid: str | None, skey: str | None, ip: str
-) -> tuple[str, IdSource]:
-    """The stable id and its source from the strongest key available."""
-    if mac:
-        return mac.replace(":", ""), "mac"
-    if uuid:
-        return f"uuid-{uuid}", "onvif_uuid"
-    if skey:
-        return f"sn-{skey}", "serial"
-    return "ip-" + ip.replace(".", "-").replace(":", "-"), "ip"
-
-
-@dataclass(frozen=True, slots=True)
-class CameraRecord:
-    """One camera as the inventory knows it (what the MQTT camera payload is built from)."""
-
-    camera_id: str
-    id_source: IdSource
-    ip: str
-    mac: str | None
-    onvif_uuid: str | None
-    serial_key: str | None
-    first_seen: float
-    last_seen: float
-    state: State = "present"
-    missed_scans: int = 0
-    missing_since: float | None = None
-    ports: tuple[int, ...] = ()
-    discovered_by: tuple[str, ...] = ()
-    brand: str | None = None
-    manufacturer: str | None = None
-    manufacturer_id: str | None = None
-    model: str | None = None
-    firmware: str | None = None
-    serial: str | None = None
-    confidence: float = 0.0
-    risk: str = "unknown"
-    risk_reason: str = ""
-    regimes: tuple[str, ...] = ()
-    explanation: str = ""
-    evidence: tuple[Mapping[str, Any], ...] = field(default=())
-
-    @property
-    def stable(self) -> bool:
-        """False when the id is only the IP address."""
-        return self.id_source != "ip"
-
-    def published(self) -> dict[str, Any]:
-        """The fields whose change is worth republishing (everything but times and counters)."""
-        return {
-            "camera_id": self.camera_id,
-            "ip": self.ip,
-            "mac": self.mac,
-            "ports": self.ports,
-            "discovered_by": self.discovered_by,
-            "brand": self.brand,
-            "manufacturer": self.manufacturer,
-            "manufacturer_id": self.manufacturer_id,
-            "model": self.model,
-            "firmware": self.firmware,
-            "serial": self.serial,
-            "confidence": self.confidence,
-            "risk": self.risk,
-            "risk_reason": self.risk_reason,
-            "regimes": self.regimes,
-            "explanation": self.explanation,
-            "evidence": self.evidence,
-            "state": self.state,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """What happened to one camera in one inventory update.
-
-    ``found``: new; ``returned``: seen again after being missing; ``changed``:
-    a tracked field changed (see ``changes``); ``updated``: another published
-    field changed; ``seen``: nothing but the last-seen time; ``missing``:
-    marked missing; ``gone``: removed. ``previous_id`` is set when the camera
-    was re-keyed (its old topic must be cleared).
-    """
-
-    kind: ChangeKind
-    record: CameraRecord
-    previous: CameraRecord | None = None
-    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
-    previous_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One remembered change of one camera."""
-
-    camera_id: str
-    at: float
-    field: str
-    old: str | None
-    new: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ScanRecord:
-    """One finished full scan."""
-
-    started: float
-    finished: float
-    cameras: int
-    restricted: int
-    errors: tuple[str, ...] = ()
-
-
-_FACT_KEYS: Final = (
-    "ports",
-    "discovered_by",
-    "brand",
-    "manufacturer",
-    "manufacturer_id",
-    "model",
-    "firmware",
-    "serial",
-    "confidence",
-    "risk",
-    "risk_reason",
-    "regimes",
-    "explanation",
-    "evidence",
-)
+_COLUMNS: Final = frozenset({"ip", "mac", "onvif_uuid"})
+"""Facts stored in their own columns (indexed); the rest go into the ``facts`` JSON."""
 
 _DDL: Final = """
 CREATE TABLE IF NOT EXISTS cameras (
@@ -467,7 +268,7 @@ class Inventory:
         uuid = facts.onvif_uuid or old.onvif_uuid
         serial = facts.serial or old.serial
         new_verdict = facts.manufacturer_id is not None or old.manufacturer_id is None
-        verdict_from: Any = facts if new_verdict else old
+        verdict_from: CameraFacts = facts if new_verdict else old
         skey = serial_key(verdict_from.manufacturer_id, serial)
         if skey != old.serial_key and old.serial_key and not facts.serial:
             skey = old.serial_key
@@ -476,30 +277,19 @@ class Inventory:
             camera_id, source = old.camera_id, old.id_source  # never take another camera's id
         return replace(
             old,
+            **{name: getattr(verdict_from, name) for name in VERDICT_FIELDS},
+            **{name: getattr(facts, name) or getattr(old, name) for name in STICKY_FIELDS},
             camera_id=camera_id,
             id_source=source,
             ip=facts.ip,
             mac=mac,
             onvif_uuid=uuid,
+            serial=serial,
             serial_key=skey,
             last_seen=max(at, old.last_seen),
             state="present",
             missed_scans=0,
             missing_since=None,
-            ports=facts.ports or old.ports,
-            discovered_by=facts.discovered_by or old.discovered_by,
-            brand=facts.brand or old.brand,
-            model=facts.model or old.model,
-            firmware=facts.firmware or old.firmware,
-            serial=serial,
-            manufacturer=verdict_from.manufacturer,
-            manufacturer_id=verdict_from.manufacturer_id,
-            confidence=verdict_from.confidence,
-            risk=verdict_from.risk,
-            risk_reason=verdict_from.risk_reason,
-            regimes=tuple(verdict_from.regimes),
-            explanation=verdict_from.explanation,
-            evidence=tuple(verdict_from.evidence),
         )
 
     def _new(self, facts: CameraFacts, at: float) -> CameraRecord:
@@ -508,28 +298,12 @@ class Inventory:
             mac=facts.mac, uuid=facts.onvif_uuid, skey=skey, ip=facts.ip
         )
         return CameraRecord(
+            **{f.name: getattr(facts, f.name) for f in FACT_FIELDS},
             camera_id=camera_id,
             id_source=source,
-            ip=facts.ip,
-            mac=facts.mac,
-            onvif_uuid=facts.onvif_uuid,
             serial_key=skey,
             first_seen=at,
             last_seen=at,
-            ports=facts.ports,
-            discovered_by=facts.discovered_by,
-            brand=facts.brand,
-            manufacturer=facts.manufacturer,
-            manufacturer_id=facts.manufacturer_id,
-            model=facts.model,
-            firmware=facts.firmware,
-            serial=facts.serial,
-            confidence=facts.confidence,
-            risk=facts.risk,
-            risk_reason=facts.risk_reason,
-            regimes=tuple(facts.regimes),
-            explanation=facts.explanation,
-            evidence=tuple(facts.evidence),
         )
 
     def observe(self, facts: Sequence[CameraFacts], *, at: float, full_scan: bool) -> list[Change]:
@@ -685,8 +459,7 @@ class Inventory:
         db.execute("COMMIT")
 
     def _store(self, record: CameraRecord) -> None:
-        facts = {key: getattr(record, key) for key in _FACT_KEYS}
-        facts["evidence"] = [dict(e) for e in record.evidence]
+        facts = {k: v for k, v in record.to_json().items() if k not in _COLUMNS}
         self.db.execute(
             "INSERT OR REPLACE INTO cameras (camera_id, id_source, ip, mac, onvif_uuid,"
             " serial_key, first_seen, last_seen, state, missed_scans, missing_since, facts)"
@@ -727,33 +500,18 @@ class Inventory:
     @staticmethod
     def _from_row(row: Mapping[str, Any]) -> CameraRecord | None:
         try:
-            facts = json.loads(row["facts"])
+            stored = json.loads(row["facts"])
+            columns = {key: row[key] for key in _COLUMNS}
             return CameraRecord(
+                **CameraFacts.fields_from_json({**stored, **columns}),
                 camera_id=row["camera_id"],
                 id_source=row["id_source"],
-                ip=row["ip"],
-                mac=row["mac"],
-                onvif_uuid=row["onvif_uuid"],
                 serial_key=row["serial_key"],
                 first_seen=float(row["first_seen"]),
                 last_seen=float(row["last_seen"]),
                 state="missing" if row["state"] == "missing" else "present",
                 missed_scans=int(row["missed_scans"]),
                 missing_since=row["missing_since"],
-                ports=tuple(int(p) for p in facts.get("ports", ())),
-                discovered_by=tuple(str(p) for p in facts.get("discovered_by", ())),
-                brand=facts.get("brand"),
-                manufacturer=facts.get("manufacturer"),
-                manufacturer_id=facts.get("manufacturer_id"),
-                model=facts.get("model"),
-                firmware=facts.get("firmware"),
-                serial=facts.get("serial"),
-                confidence=float(facts.get("confidence", 0.0)),
-                risk=str(facts.get("risk", "unknown")),
-                risk_reason=str(facts.get("risk_reason", "")),
-                regimes=tuple(str(r) for r in facts.get("regimes", ())),
-                explanation=str(facts.get("explanation", "")),
-                evidence=tuple(dict(e) for e in facts.get("evidence", ()) if isinstance(e, dict)),
             )
         except (ValueError, TypeError, KeyError, AttributeError):
             return None  # a row we cannot read is skipped, not fatal

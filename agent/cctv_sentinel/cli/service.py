@@ -8,16 +8,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cctv_sentinel.config import (
+from cctv_sentinel.discovery.credentials import load_credentials
+from cctv_sentinel.errors import ConfigError, SentinelError
+from cctv_sentinel.logs import setup_logging
+from cctv_sentinel.service.config import (
     Config,
     load_config,
     parse_broker_url,
     parse_duration,
     readable_by_others,
 )
-from cctv_sentinel.credentials import load_credentials
-from cctv_sentinel.errors import ConfigError, SentinelError
-from cctv_sentinel.logs import setup_logging
 
 PROG = "cctv-sentinel"
 EXIT_OK = 0
@@ -132,7 +132,7 @@ def _warn_exposed(config: Config) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``run``: the service, until SIGTERM or Ctrl-C."""
-    from cctv_sentinel.service import Service, install_signal_handlers  # noqa: PLC0415
+    from cctv_sentinel.service.daemon import Service, install_signal_handlers  # noqa: PLC0415
 
     if not args.config and not args.broker:
         sys.stderr.write(
@@ -140,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     config = load_config(args.config, overrides_from_args(args))
-    from cctv_sentinel.mqtt.commands import IsolationPort  # noqa: PLC0415
+    from cctv_sentinel.service.commands import IsolationPort  # noqa: PLC0415
 
     problems = IsolationPort.check(config.isolation)
     if problems:
@@ -192,7 +192,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def _deep_checks(config: Config) -> list[str]:
     """What only loading the parts can tell: policy vs catalogue, credentials, isolation."""
     from cctv_sentinel.identify import check_policy, load_catalogue, policy_from_mapping  # noqa: PLC0415
-    from cctv_sentinel.mqtt.commands import IsolationPort  # noqa: PLC0415
+    from cctv_sentinel.service.commands import IsolationPort  # noqa: PLC0415
 
     problems: list[str] = []
     source = config.source
@@ -207,14 +207,3 @@ def _deep_checks(config: Config) -> list[str]:
             problems.append(f"{source}: scan.credentials: {err}")
     problems += [f"{source}: {line}" for line in IsolationPort.check(config.isolation)]
     return problems
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m cctv_sentinel.service_cli``: the agent's CLI (cli.py lists these commands)."""
-    from cctv_sentinel import cli  # noqa: PLC0415
-
-    return cli.main(argv)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

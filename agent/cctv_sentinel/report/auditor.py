@@ -11,9 +11,10 @@ from collections import Counter
 from collections.abc import Sequence
 
 from cctv_sentinel import __version__
+from cctv_sentinel._util.timefmt import iso
 from cctv_sentinel.identify.catalogue import Catalogue
 from cctv_sentinel.model import RISK_ORDER, Camera, Risk, ScanResult
-from cctv_sentinel.report import iso, sort_cameras, write_csv
+from cctv_sentinel.report.formats import sort_cameras, write_csv
 
 RECOMMENDED_ACTION: dict[Risk, str] = {
     Risk.RESTRICTED: (

@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from cctv_sentinel import __version__
-from cctv_sentinel.credentials import Credentials, load_credentials, world_readable
-from cctv_sentinel.errors import SentinelError, UsageError
-from cctv_sentinel.logs import setup_logging
-from cctv_sentinel.scanner import (
+from cctv_sentinel.discovery.credentials import Credentials, load_credentials, world_readable
+from cctv_sentinel.discovery.scanner import (
     ALL_PROBES,
     Scanner,
     ScanOptions,
     ScanRun,
     parse_networks,
 )
+from cctv_sentinel.errors import SentinelError, UsageError
+from cctv_sentinel.logs import setup_logging
 
 if TYPE_CHECKING:
     from cctv_sentinel.identify.catalogue import Catalogue
@@ -106,17 +106,17 @@ def _probes(text: str) -> frozenset[str]:
 
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("cctv_sentinel.service_cli", "keep watching the network and publish over MQTT"),
-    "check-config": ("cctv_sentinel.service_cli", "validate a configuration file"),
+    "run": ("cctv_sentinel.cli.service", "keep watching the network and publish over MQTT"),
+    "check-config": ("cctv_sentinel.cli.service", "validate a configuration file"),
     "classify": (
-        "cctv_sentinel.verdict_cli",
+        "cctv_sentinel.cli.verdicts",
         "verdicts for saved scans (--format json --raw) and nmap XML",
     ),
-    "report": ("cctv_sentinel.verdict_cli", "inventory report for an auditor (HTML or CSV)"),
-    "explain": ("cctv_sentinel.verdict_cli", "the evidence chain for one device (IP or MAC)"),
-    "isolate": ("cctv_sentinel.isolation.commands", "cut cameras off the network"),
-    "release": ("cctv_sentinel.isolation.commands", "undo the isolation of cameras"),
-    "isolation": ("cctv_sentinel.isolation.commands", "list, audit, reset or re-apply isolations"),
+    "report": ("cctv_sentinel.cli.verdicts", "inventory report for an auditor (HTML or CSV)"),
+    "explain": ("cctv_sentinel.cli.verdicts", "the evidence chain for one device (IP or MAC)"),
+    "isolate": ("cctv_sentinel.cli.isolation", "cut cameras off the network"),
+    "release": ("cctv_sentinel.cli.isolation", "undo the isolation of cameras"),
+    "isolation": ("cctv_sentinel.cli.isolation", "list, audit, reset or re-apply isolations"),
 }
 """Sub-commands other modules define (each module has ``register(subparsers)``).
 
@@ -189,7 +189,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     )
     scan.add_argument("--output", "-o", type=Path, metavar="FILE", help="write the report to FILE")
     add_scan_options(scan)
-    from cctv_sentinel.verdict_cli import add_policy_options  # noqa: PLC0415
+    from cctv_sentinel.cli.verdicts import add_policy_options  # noqa: PLC0415
 
     add_policy_options(scan)
     scan.set_defaults(func=cmd_scan)
@@ -293,7 +293,7 @@ def _prepare_verdicts() -> Catalogue:
     lookups each take tens of milliseconds the first time.
     """
     catalogue = _load_catalogue()
-    import cctv_sentinel.results  # noqa: F401, PLC0415
+    import cctv_sentinel.identify.verdicts  # noqa: F401, PLC0415
     from cctv_sentinel.identify.oui import lookup  # noqa: PLC0415
 
     lookup("bc:ad:28:00:00:01")  # any registered MAC: loads netaddr's registry index
@@ -324,10 +324,10 @@ def live_result(args: argparse.Namespace) -> tuple[ScanResult, Catalogue]:
     scanner = Scanner(options)
     show_progress = not args.no_progress and sys.stderr.isatty()
     run, catalogue = asyncio.run(_scan(scanner, show_progress))
-    from cctv_sentinel.results import build_result  # noqa: PLC0415  (loaded during the scan)
-    from cctv_sentinel.verdict_cli import policy_from_args  # noqa: PLC0415
+    from cctv_sentinel.cli.verdicts import policy_from_args  # noqa: PLC0415
+    from cctv_sentinel.identify.verdicts import result_for_hosts  # noqa: PLC0415  (loaded during the scan)
 
-    result = build_result(run, catalogue, policy_from_args(args, catalogue))
+    result = result_for_hosts(run.info(), run.hosts(), catalogue, policy_from_args(args, catalogue))
     for line in result.info.errors:
         print(f"{PROG}: note: {line}", file=sys.stderr)
     return result, catalogue
@@ -338,8 +338,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.raw and args.format != "json":
         raise UsageError("--raw needs --format json")
     if args.policy is not None or args.regimes:
+        from cctv_sentinel.cli.verdicts import policy_from_args  # noqa: PLC0415
         from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
-        from cctv_sentinel.verdict_cli import policy_from_args  # noqa: PLC0415
 
         policy_from_args(args, load_catalogue())  # a bad policy fails before the scan, not after
     result, catalogue = live_result(args)
@@ -349,7 +349,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def render(args: argparse.Namespace, result: ScanResult, catalogue: Catalogue) -> str:
     """The result in the format the options ask for."""
-    from cctv_sentinel.report import to_csv, to_json, to_table  # noqa: PLC0415
+    from cctv_sentinel.report.formats import to_csv, to_json, to_table  # noqa: PLC0415
 
     if args.format == "json":
         return to_json(result, raw=args.raw, catalogue_version=catalogue.version)
@@ -357,7 +357,7 @@ def render(args: argparse.Namespace, result: ScanResult, catalogue: Catalogue) -
         return to_csv(result)
     text = to_table(result)
     if args.explain:
-        from cctv_sentinel.results import explain_lines  # noqa: PLC0415
+        from cctv_sentinel.identify.verdicts import explain_lines  # noqa: PLC0415
 
         text += "\n" + "\n".join(explain_lines(result, catalogue)) + "\n"
     return text

@@ -1,15 +1,13 @@
-"""From raw observations to verdicts: hosts, attribution and risk (no I/O here)."""
+"""From hosts to verdicts: attribution and risk of every host, the cameras among them (pure)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cctv_sentinel.hosts import group_hosts
 from cctv_sentinel.identify import explain, identify, load_catalogue
 from cctv_sentinel.identify.catalogue import Catalogue
 from cctv_sentinel.identify.policy import Policy
 from cctv_sentinel.model import Camera, Host, ScanInfo, ScanResult
-from cctv_sentinel.scanner import ScanRun
 
 
 def load_identity(policy: Policy | None = None) -> tuple[Catalogue, Policy]:
@@ -25,18 +23,6 @@ def cameras_among(hosts: Iterable[Host], catalogue: Catalogue, policy: Policy) -
         if attribution.is_camera:
             cameras.append(Camera(host=host, attribution=attribution, assessment=assessment))
     return cameras
-
-
-def build_result(run: ScanRun, catalogue: Catalogue, policy: Policy) -> ScanResult:
-    """Turn one scan's observations into hosts and camera verdicts."""
-    info = ScanInfo(
-        started=run.started,
-        finished=run.finished,
-        networks=tuple(str(n) for n in run.networks),
-        probes=run.probes,
-        errors=tuple(run.errors),
-    )
-    return result_for_hosts(info, group_hosts(run.observations), catalogue, policy)
 
 
 def result_for_hosts(

@@ -1,0 +1,1 @@
+"""Helpers every layer may use: bounded file reading, validation messages, permissions, time."""

@@ -1,0 +1,1 @@
+"""The ``cctv-sentinel`` command line: one module per command family, one error choke point."""

@@ -1,0 +1,1 @@
+"""The camera inventory: stable ids (.ids), the camera record (.records), SQLite (.store)."""

@@ -1,0 +1,123 @@
+"""The MQTT contract of docs/mqtt.md as code, split by direction.
+
+- :mod:`.common`: schema version, limits and string rules every message shares;
+- :mod:`.topics`: the topics of one agent;
+- :mod:`.outbound`: what the agent publishes (payload types and builders);
+- :mod:`.inbound`: what it accepts (commands).
+
+Pure: no sockets, no paho, no clock. Import from here: ``from cctv_sentinel.mqtt import contract``.
+"""
+
+from __future__ import annotations
+
+from cctv_sentinel.mqtt.contract.common import (
+    AGENT_ID_RE,
+    CAMERA_ID_RE,
+    CHANGE_FIELDS,
+    COMMANDS,
+    DEFAULT_BASE_TOPIC,
+    MAX_BASE_TOPIC,
+    MAX_COMMAND_BYTES,
+    MAX_EVIDENCE_VALUE,
+    MAX_MESSAGE,
+    MODES,
+    OFFLINE,
+    ONLINE,
+    SCHEMA_VERSION,
+    CommandName,
+    EventType,
+    RequesterSource,
+    ResultStatus,
+    clean,
+    encode,
+    label,
+    mask_serial,
+    safe_agent_id,
+    valid_base_topic,
+)
+from cctv_sentinel.mqtt.contract.inbound import (
+    Command,
+    CommandError,
+    RequestedBy,
+    parse_command,
+)
+from cctv_sentinel.mqtt.contract.outbound import (
+    NOT_ISOLATED,
+    Announcement,
+    AnnouncementTopics,
+    CameraIsolation,
+    CameraPayload,
+    CommandResult,
+    Counts,
+    Event,
+    EventCamera,
+    EvidenceItem,
+    Info,
+    IsolationInfo,
+    RegimeRef,
+    ScanStatus,
+    ScanStatusPayload,
+    announcement,
+    camera_payload,
+    command_result,
+    count_cameras,
+    event,
+    event_camera,
+    info,
+)
+from cctv_sentinel.mqtt.contract.topics import (
+    Topics,
+)
+
+__all__ = [
+    "AGENT_ID_RE",
+    "CAMERA_ID_RE",
+    "CHANGE_FIELDS",
+    "COMMANDS",
+    "DEFAULT_BASE_TOPIC",
+    "MAX_BASE_TOPIC",
+    "MAX_COMMAND_BYTES",
+    "MAX_EVIDENCE_VALUE",
+    "MAX_MESSAGE",
+    "MODES",
+    "NOT_ISOLATED",
+    "OFFLINE",
+    "ONLINE",
+    "SCHEMA_VERSION",
+    "Announcement",
+    "AnnouncementTopics",
+    "CameraIsolation",
+    "CameraPayload",
+    "Command",
+    "CommandError",
+    "CommandName",
+    "CommandResult",
+    "Counts",
+    "Event",
+    "EventCamera",
+    "EventType",
+    "EvidenceItem",
+    "Info",
+    "IsolationInfo",
+    "RegimeRef",
+    "RequestedBy",
+    "RequesterSource",
+    "ResultStatus",
+    "ScanStatus",
+    "ScanStatusPayload",
+    "Topics",
+    "announcement",
+    "camera_payload",
+    "clean",
+    "command_result",
+    "count_cameras",
+    "encode",
+    "event",
+    "event_camera",
+    "info",
+    "label",
+    "mask_serial",
+    "parse_command",
+    "safe_agent_id",
+    "valid_base_topic",
+]

@@ -1,0 +1,127 @@
+"""What every message of the MQTT contract (docs/mqtt.md) shares: version, limits, string rules.
+
+Pure: no sockets, no paho, no clock.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from cctv_sentinel.limits import MAX_LABEL
+from cctv_sentinel.protocols.text import clean as _clean_slow
+
+SCHEMA_VERSION: Final = 1
+"""Bumped only when a field changes meaning or disappears (docs/mqtt.md)."""
+
+DEFAULT_BASE_TOPIC: Final = "cctv_sentinel"
+
+AGENT_ID_RE: Final = re.compile(r"^[a-z0-9_-]{1,64}$")
+CAMERA_ID_RE: Final = re.compile(
+    r"^(?:[0-9a-f]{12}|uuid-[0-9a-z-]{1,64}|sn-[0-9a-f]{1,40}|ip-[0-9a-f-]{7,45})$"
+)
+MAX_BASE_TOPIC: Final = 128
+"""Longest base topic accepted; MQTT allows 64 KiB, brokers and people prefer short ones."""
+
+MAX_COMMAND_BYTES: Final = 16 * 1024
+"""A command is a few hundred bytes; anything larger is refused before parsing."""
+
+MAX_EVIDENCE_VALUE: Final = 256
+"""Evidence values may be longer than labels (docs/mqtt.md: up to 256 characters)."""
+
+MAX_MESSAGE: Final = 256
+"""Longest command-result message and reason echoed back."""
+
+ONLINE: Final = b"online"
+OFFLINE: Final = b"offline"
+
+EventType = Literal[
+    "camera_found",
+    "camera_changed",
+    "camera_missing",
+    "camera_gone",
+    "restricted_detected",
+    "restricted_cleared",
+    "isolation_applied",
+    "isolation_released",
+    "isolation_failed",
+    "scan_started",
+    "scan_finished",
+]
+CommandName = Literal["rescan", "isolate", "release"]
+ResultStatus = Literal["ok", "accepted", "error", "refused", "not_configured"]
+RequesterSource = Literal["home_assistant", "cli", "mqtt"]
+
+COMMANDS: Final[tuple[CommandName, ...]] = ("rescan", "isolate", "release")
+MODES: Final = ("internet", "quarantine")
+CHANGE_FIELDS: Final = ("ip", "firmware", "brand", "manufacturer", "model", "risk")
+"""Fields a ``camera_changed`` event reports (docs/mqtt.md, Event)."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def clean(raw: str | bytes | None, max_len: int = MAX_LABEL) -> str:
+    """:func:`protocols.text.clean`, with a fast path for text that is already clean.
+
+    Most strings reaching the wire were cleaned by the parsers; checking that
+    with ``str.isprintable`` (C speed) and returning them as they are keeps
+    payload building cheap. A printable string's only whitespace is the ASCII
+    space, so no runs of spaces and no spaces at the ends means nothing to do.
+    """
+    if (
+        isinstance(raw, str)
+        and len(raw) <= max_len
+        and raw.isprintable()
+        and "  " not in raw
+        and raw == raw.strip()
+    ):
+        return raw
+    return _clean_slow(raw, max_len)
+
+
+def encode(payload: Mapping[str, Any]) -> bytes:
+    """Serialise a payload: compact UTF-8 JSON, keys in build order (stable for diffing)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def label(value: str | None, max_len: int = MAX_LABEL) -> str | None:
+    """A device string as the contract allows it: no control characters, bounded."""
+    if value is None:
+        return None
+    return clean(value, max_len) or None
+
+
+def mask_serial(serial: str | None, publish_serials: bool) -> str | None:
+    """The serial as published: only its last 4 characters unless the user opted in."""
+    if not serial:
+        return None
+    if publish_serials:
+        return clean(serial, MAX_LABEL) or None
+    return "\u2026" + serial[-4:]
+
+
+def valid_base_topic(base: str) -> bool:
+    """True for a usable base topic: no wildcards, no empty levels at the ends, bounded."""
+    return (
+        0 < len(base) <= MAX_BASE_TOPIC
+        and "#" not in base
+        and "+" not in base
+        and "\x00" not in base
+        and not base.startswith("/")
+        and not base.endswith("/")
+        and "//" not in base
+    )
+
+
+_UNSAFE_ID = re.compile(r"[^a-z0-9_-]+")
+
+
+def safe_agent_id(text: str | None = None) -> str:
+    """An agent id from free text (default: this host's name), as ``[a-z0-9_-]{1,64}``."""
+    raw = (text if text is not None else socket.gethostname()).lower()
+    safe = _UNSAFE_ID.sub("-", raw).strip("-")[:64].strip("-")
+    return safe or "agent"

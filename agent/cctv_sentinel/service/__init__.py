@@ -1,0 +1,1 @@
+"""The agent as a service: its configuration, the daemon, and the commands it obeys."""
