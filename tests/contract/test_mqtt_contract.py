@@ -30,10 +30,10 @@ from hypothesis import strategies as st
 from cctv_sentinel._util.timefmt import iso
 from cctv_sentinel.identify.catalogue import load_catalogue
 from cctv_sentinel.inventory.records import CameraRecord
-from cctv_sentinel.model import Evidence
 from cctv_sentinel.inventory.store import Inventory
-from cctv_sentinel.service import commands as agent_commands
+from cctv_sentinel.model import Evidence
 from cctv_sentinel.mqtt import contract as agent_contract
+from cctv_sentinel.service import commands as agent_commands
 from custom_components.cctv_sentinel import models
 from tests.agent.service import support
 

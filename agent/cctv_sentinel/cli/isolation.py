@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-import yaml
-
+from cctv_sentinel._util.files import load_yaml_mapping
+from cctv_sentinel.cli.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, PROG
 from cctv_sentinel.errors import ConfigError, UsageError
 from cctv_sentinel.isolation.audit import iso_time
 from cctv_sentinel.isolation.config import DRY_RUN, MIKROTIK, NFTABLES, REAL_BACKENDS
@@ -29,10 +29,6 @@ from cctv_sentinel.isolation.model import MODES, IsolationOutcome, IsolationTarg
 from cctv_sentinel.isolation.protected import ProtectedAddresses
 from cctv_sentinel.isolation.store import FILENAME, IsolationStore
 
-PROG: Final = "cctv-sentinel"
-EXIT_OK: Final = 0
-EXIT_ERROR: Final = 2
-EXIT_REFUSED: Final = 3
 DEFAULT_STATE_DIR: Final = Path("/var/lib/cctv-sentinel")
 STATE_DIR_ENV: Final = "CCTV_SENTINEL_STATE_DIR"
 MAX_CONFIG: Final = 1024 * 1024
@@ -129,19 +125,7 @@ def _missing_action(_args: argparse.Namespace) -> int:
 def _read_config(path: Path | None) -> Mapping[str, Any]:
     if path is None:
         return {}
-    try:
-        if path.stat().st_size > MAX_CONFIG:
-            raise ConfigError(f"{path}: larger than {MAX_CONFIG} bytes")
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read {path}: {err.strerror}") from err
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path} is not valid YAML") from err
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{path}: the file must hold a mapping")
-    return data
+    return load_yaml_mapping(path, what="config file", max_bytes=MAX_CONFIG)
 
 
 def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -268,7 +252,7 @@ def _report(args: argparse.Namespace, targets: list[str], outcomes: list[Isolati
                 _err(f"{PROG}: {outcome.message}")
     statuses = {o.status for o in outcomes}
     if statuses & {"error", "not_configured"}:
-        return EXIT_ERROR
+        return EXIT_USAGE
     if "refused" in statuses:
         return EXIT_REFUSED
     return EXIT_OK
@@ -413,4 +397,4 @@ def cmd_reapply(args: argparse.Namespace) -> int:
         _out(f"{len(entries) - len(failed)} isolation(s) in force")
         for e in failed:
             _err(f"{PROG}: {e.message}")
-    return EXIT_ERROR if failed else EXIT_OK
+    return EXIT_USAGE if failed else EXIT_OK

@@ -1,4 +1,4 @@
-"""The ``run`` and ``check-config`` sub-commands (wired into cli.py by ``register``)."""
+"""``cctv-sentinel run`` (the service) and ``check-config``."""
 
 from __future__ import annotations
 
@@ -8,20 +8,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cctv_sentinel._util.permissions import warning_if_exposed
+from cctv_sentinel.cli.errors import EXIT_OK, EXIT_USAGE, PROG, say
 from cctv_sentinel.discovery.credentials import load_credentials
 from cctv_sentinel.errors import ConfigError, SentinelError
+from cctv_sentinel.identify import check_policy, load_catalogue, policy_from_mapping
 from cctv_sentinel.logs import setup_logging
+from cctv_sentinel.service.commands import IsolationPort
 from cctv_sentinel.service.config import (
     Config,
     load_config,
     parse_broker_url,
     parse_duration,
-    readable_by_others,
 )
-
-PROG = "cctv-sentinel"
-EXIT_OK = 0
-EXIT_USAGE = 2
+from cctv_sentinel.service.daemon import Service, install_signal_handlers
 
 
 def _broker(text: str) -> str:
@@ -126,21 +126,17 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def _warn_exposed(config: Config) -> None:
     for path in (config.mqtt.password_file, config.scan.credentials):
-        if readable_by_others(path):
-            sys.stderr.write(f"{PROG}: warning: {path} is readable by other users; chmod 600 it\n")
+        warning = warning_if_exposed(path)
+        if warning:
+            say(f"warning: {warning}")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``run``: the service, until SIGTERM or Ctrl-C."""
-    from cctv_sentinel.service.daemon import Service, install_signal_handlers  # noqa: PLC0415
-
     if not args.config and not args.broker:
-        sys.stderr.write(
-            f"{PROG}: error: give --config FILE or --broker URL (see {PROG} run --help)\n"
-        )
+        say(f"error: give --config FILE or --broker URL (see {PROG} run --help)")
         return EXIT_USAGE
     config = load_config(args.config, overrides_from_args(args))
-    from cctv_sentinel.service.commands import IsolationPort  # noqa: PLC0415
 
     problems = IsolationPort.check(config.isolation)
     if problems:
@@ -191,9 +187,6 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 def _deep_checks(config: Config) -> list[str]:
     """What only loading the parts can tell: policy vs catalogue, credentials, isolation."""
-    from cctv_sentinel.identify import check_policy, load_catalogue, policy_from_mapping  # noqa: PLC0415
-    from cctv_sentinel.service.commands import IsolationPort  # noqa: PLC0415
-
     problems: list[str] = []
     source = config.source
     try:

@@ -1,4 +1,4 @@
-"""Verdict commands that need no live scan: ``classify``, ``report`` (also live), ``explain``.
+"""Verdict commands: ``classify`` (saved scans, nmap XML), ``report`` (saved or live), ``explain``.
 
 They share the policy options with ``scan``: ``--policy FILE`` (YAML, the same
 mapping as the ``policy:`` section of the service config) and ``--regimes LIST``.
@@ -10,71 +10,29 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from cctv_sentinel.errors import ConfigError, InputFileError, UsageError
-
-if TYPE_CHECKING:
-    from cctv_sentinel.identify import Catalogue, Policy
-    from cctv_sentinel.model import Host, ScanResult
-
-MAX_POLICY_FILE = 1024 * 1024
-"""A policy file over 1 MiB is a mistake."""
-
-
-def add_policy_options(parser: argparse.ArgumentParser) -> None:
-    """``--policy FILE`` and ``--regimes LIST`` (default: every regime in the catalogue)."""
-    parser.add_argument(
-        "--policy",
-        type=Path,
-        metavar="FILE",
-        help="policy file (YAML: regimes, min_confidence, allow, deny; see docs/catalogue.md)",
-    )
-    parser.add_argument(
-        "--regimes",
-        metavar="LIST",
-        help="comma-separated regime ids that count as restricted (default: all)",
-    )
-
-
-def policy_from_args(args: argparse.Namespace, catalogue: Catalogue) -> Policy:
-    """The policy the options ask for, checked against the catalogue."""
-    from cctv_sentinel.identify import Policy, check_policy, policy_from_mapping  # noqa: PLC0415
-
-    data: dict[str, Any] = {}
-    if getattr(args, "policy", None) is not None:
-        data = dict(_read_policy(args.policy))
-    if getattr(args, "regimes", None):
-        data["regimes"] = [r.strip() for r in args.regimes.split(",") if r.strip()]
-    policy = policy_from_mapping(data) if data else Policy()
-    check_policy(policy, catalogue)
-    return policy
-
-
-def _read_policy(path: Path) -> dict[str, Any]:
-    import yaml  # noqa: PLC0415  (only when a policy file is given)
-
-    try:
-        if path.stat().st_size > MAX_POLICY_FILE:
-            raise ConfigError(f"{path}: larger than 1 MiB")
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read policy file {path}: {err.strerror}") from err
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"policy file {path} is not valid YAML") from err
-    if isinstance(data, dict) and "policy" in data and len(data) == 1:
-        data = data["policy"]  # a config file's policy section on its own is fine too
-    if not isinstance(data, dict):
-        raise ConfigError(f"policy file {path} must hold a mapping")
-    return data
+from cctv_sentinel.cli.errors import EXIT_OK, EXIT_RESTRICTED, EXIT_USAGE, say
+from cctv_sentinel.cli.judging import policy_from_args, render
+from cctv_sentinel.cli.options import (
+    add_output_option,
+    add_policy_options,
+    add_scan_options,
+    write_output,
+)
+from cctv_sentinel.cli.scan import live_result
+from cctv_sentinel.discovery.saved import load_hosts
+from cctv_sentinel.errors import InputFileError, UsageError
+from cctv_sentinel.identify import Catalogue, Policy, explain, identify, load_catalogue
+from cctv_sentinel.identify.verdicts import result_for_hosts
+from cctv_sentinel.model import Host, ScanInfo, ScanResult
+from cctv_sentinel.protocols.text import normalise_mac
+from cctv_sentinel.report.auditor import to_audit_csv, to_audit_html
 
 
 def _offline_result(
     hosts: list[Host], catalogue: Catalogue, policy: Policy, sources: list[Path]
 ) -> ScanResult:
-    from cctv_sentinel.identify.verdicts import result_for_hosts  # noqa: PLC0415
-    from cctv_sentinel.model import ScanInfo  # noqa: PLC0415
-
     mtimes = [p.stat().st_mtime for p in sources if p.exists()] or [time.time()]
     probes = tuple(sorted({o.probe for h in hosts for o in h.observations}))
     info = ScanInfo(started=min(mtimes), finished=max(mtimes), networks=(), probes=probes)
@@ -83,8 +41,6 @@ def _offline_result(
 
 def load_inputs(paths: list[Path]) -> tuple[list[Host], list[str]]:
     """Hosts from every readable file, and one error line per unreadable one."""
-    from cctv_sentinel.discovery.saved import load_hosts  # noqa: PLC0415
-
     hosts: list[Host] = []
     errors: list[str] = []
     for path in paths:
@@ -102,9 +58,6 @@ def _fail_if_nothing_read(hosts: list[Host], errors: list[str]) -> None:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """Verdicts for saved scans and nmap XML; exit 1 when something is restricted."""
-    from cctv_sentinel.cli.main import EXIT_OK, EXIT_RESTRICTED, PROG, render, write_output  # noqa: PLC0415
-    from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
-
     catalogue = load_catalogue()
     policy = policy_from_args(args, catalogue)
     hosts, errors = load_inputs(args.files)
@@ -112,19 +65,15 @@ def cmd_classify(args: argparse.Namespace) -> int:
     result = _offline_result(hosts, catalogue, policy, args.files)
     write_output(args, render(args, result, catalogue))
     for line in errors:
-        print(f"{PROG}: error: {line}", file=sys.stderr)
+        say(f"error: {line}")
     if errors:
         # What could be read was reported above; the bad input still fails the command.
-        raise SystemExit(2)
+        raise SystemExit(EXIT_USAGE)
     return EXIT_RESTRICTED if result.any_restricted else EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """The auditor's report, from saved inputs (--from) or a live scan."""
-    from cctv_sentinel.cli.main import EXIT_OK, EXIT_RESTRICTED, PROG, live_result, write_output  # noqa: PLC0415
-    from cctv_sentinel.identify import load_catalogue  # noqa: PLC0415
-    from cctv_sentinel.report.auditor import to_audit_csv, to_audit_html  # noqa: PLC0415
-
     errors: list[str] = []
     if args.inputs:
         catalogue = load_catalogue()
@@ -141,25 +90,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     )
     write_output(args, text)
     for line in errors:
-        print(f"{PROG}: error: {line}", file=sys.stderr)
+        say(f"error: {line}")
     if errors:
-        raise SystemExit(2)
+        raise SystemExit(EXIT_USAGE)
     return EXIT_RESTRICTED if result.any_restricted else EXIT_OK
 
 
 def _matches(host: Host, target: str) -> bool:
-    from cctv_sentinel.protocols.text import normalise_mac  # noqa: PLC0415
-
     mac = normalise_mac(target)
     return host.ip == target or (mac is not None and host.mac == mac)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     """The evidence chain for one device, from saved inputs or a live look at it."""
-    from cctv_sentinel.cli.main import PROG, live_result  # noqa: PLC0415
-    from cctv_sentinel.identify import explain, identify, load_catalogue  # noqa: PLC0415
-    from cctv_sentinel.protocols.text import normalise_mac  # noqa: PLC0415
-
     target = args.target.strip()
     is_mac = normalise_mac(target) is not None and ("." not in target)
     if args.inputs:
@@ -167,7 +110,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         policy = policy_from_args(args, catalogue)
         hosts, errors = load_inputs(args.inputs)
         for line in errors:
-            print(f"{PROG}: error: {line}", file=sys.stderr)
+            say(f"error: {line}")
     else:
         if not is_mac:
             args.network = [*args.network, f"{target}/32"] if not args.network else args.network
@@ -189,8 +132,6 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``classify``, ``report`` and ``explain`` to the command line."""
-    from cctv_sentinel.cli.main import add_scan_options  # noqa: PLC0415
-
     classify = sub.add_parser(
         "classify", help="verdicts for saved scans (--format json --raw) and nmap XML"
     )
@@ -200,9 +141,7 @@ def register(sub: Any) -> None:
     classify.add_argument(
         "--explain", action="store_true", help="print the evidence chain of every camera"
     )
-    classify.add_argument(
-        "--output", "-o", type=Path, metavar="FILE", help="write the report to FILE"
-    )
+    add_output_option(classify)
     add_policy_options(classify)
     classify.set_defaults(func=cmd_classify)
 
@@ -218,9 +157,7 @@ def register(sub: Any) -> None:
     )
     report.add_argument("--format", choices=("html", "csv"), default="html")
     report.add_argument("--title", default="Camera inventory", help="title of the HTML report")
-    report.add_argument(
-        "--output", "-o", type=Path, metavar="FILE", help="write the report to FILE"
-    )
+    add_output_option(report)
     add_scan_options(report)
     add_policy_options(report)
     report.set_defaults(func=cmd_report)

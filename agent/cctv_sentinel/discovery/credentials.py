@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cctv_sentinel._util.files import load_yaml
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.protocols.text import normalise_mac
 
@@ -181,29 +181,5 @@ def credentials_from_mapping(data: Any, base: Path | None = None) -> Credentials
 
 def load_credentials(path: Path) -> Credentials:
     """Read a credentials file; raise ConfigError with one clear line when it is wrong."""
-    try:
-        info = path.stat()
-        if info.st_size > MAX_CREDENTIALS_FILE:
-            raise ConfigError(f"{path}: larger than {MAX_CREDENTIALS_FILE} bytes")
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read credentials file {path}: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"credentials file {path} is not UTF-8 text") from err
-    import yaml  # noqa: PLC0415  (lazy: only scans with a credentials file need YAML)
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"credentials file {path} is not valid YAML{where}") from err
+    data = load_yaml(path, what="credentials file", max_bytes=MAX_CREDENTIALS_FILE)
     return credentials_from_mapping(data, path.parent)
-
-
-def world_readable(path: Path) -> bool:
-    """True when other users may read ``path`` (worth a warning for a secrets file)."""
-    try:
-        return bool(path.stat().st_mode & stat.S_IROTH)
-    except OSError:
-        return False

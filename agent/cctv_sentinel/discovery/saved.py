@@ -9,6 +9,7 @@ from typing import Any
 from cctv_sentinel.discovery.hosts import group_hosts
 from cctv_sentinel.errors import InputFileError, ProtocolError
 from cctv_sentinel.model import Host, Observation
+from cctv_sentinel.protocols.nmapxml import parse_nmap_xml
 
 MAX_INPUT_FILE = 256 * 1024 * 1024
 """Largest input read: a raw scan of a /16 full of cameras is about 100 MiB."""
@@ -52,8 +53,6 @@ def load_hosts(path: Path) -> list[Host]:
         raise InputFileError(f"cannot read {path}: {err.strerror or err}") from err
     head = data.lstrip()[:1]
     if head == b"<":
-        from cctv_sentinel.protocols.nmapxml import parse_nmap_xml  # noqa: PLC0415  (only for nmap input)
-
         try:
             return group_hosts(parse_nmap_xml(data))
         except (InputFileError, ProtocolError) as err:

@@ -36,8 +36,8 @@ _RA = "ieee registration authority"
 @functools.lru_cache(maxsize=4096)
 def _by_prefix(mac: str) -> OuiRecord | None:
     # Lazy: netaddr's import and registry index cost ~40 ms, paid only once a MAC is looked up.
-    from netaddr import EUI, NotRegisteredError  # noqa: PLC0415
-    from netaddr.core import AddrFormatError  # noqa: PLC0415
+    from netaddr import EUI, NotRegisteredError  # noqa: PLC0415  (lazy, see above)
+    from netaddr.core import AddrFormatError  # noqa: PLC0415  (lazy, see above)
 
     try:
         eui = EUI(mac)

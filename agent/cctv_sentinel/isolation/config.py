@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import voluptuous as vol
 
+from cctv_sentinel._util.validation import first_error
 from cctv_sentinel.discovery.credentials import Secret
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.isolation.hostinfo import IPNetwork
@@ -207,11 +208,6 @@ SCHEMA: Final = vol.Schema(
 )
 
 
-def _describe(err: vol.Invalid, where: str) -> str:
-    path = ".".join(str(p) for p in (where, *err.path))
-    return f"{path}: {err.msg}"
-
-
 def _password(raw: Mapping[str, Any], where: str) -> Secret:
     has_file, has_env = "password_file" in raw, "password_env" in raw
     if has_file == has_env:
@@ -235,10 +231,8 @@ def settings_from_mapping(
     """Validate the ``isolation:`` mapping; raise ConfigError naming the key and the reason."""
     try:
         data = SCHEMA(dict(config or {}))
-    except vol.MultipleInvalid as err:
-        raise ConfigError(_describe(err.errors[0], where)) from None
     except vol.Invalid as err:
-        raise ConfigError(_describe(err, where)) from None
+        raise ConfigError(first_error(err, root=where)) from None
     backends = data["backends"]
     nft_raw = backends.get(NFTABLES, False)
     nftables = None

@@ -13,21 +13,22 @@ import ipaddress
 import os
 import re
 import socket
-import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import unquote, urlsplit
 
 import voluptuous as vol
-import yaml
 
 from cctv_sentinel import limits
+from cctv_sentinel._util.files import load_yaml_mapping
+from cctv_sentinel._util.validation import error_lines
 from cctv_sentinel.discovery.credentials import Secret
 from cctv_sentinel.discovery.scanner import ALL_PROBES
 from cctv_sentinel.discovery.sweep import DEFAULT_PORTS
 from cctv_sentinel.errors import ConfigError
+from cctv_sentinel.identify.policy import policy_from_mapping
 from cctv_sentinel.mqtt.contract import (
     AGENT_ID_RE,
     DEFAULT_BASE_TOPIC,
@@ -402,35 +403,6 @@ _SCHEMA = vol.Schema(
 # --------------------------------------------------------------------------- errors
 
 
-def _message(err: vol.Invalid) -> str:
-    msg = str(err.msg)
-    replacements = {
-        "extra keys not allowed": "unknown key",
-        "expected dict": "expected a mapping",
-        "expected a dictionary": "expected a mapping",
-        "required key not provided": "missing",
-        "expected str": "expected a string",
-        "expected int": "expected an integer",
-    }
-    return replacements.get(msg, msg)
-
-
-def _where(path: Sequence[Any]) -> str:
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text or "(top level)"
-
-
-def _error_lines(source: str, err: vol.Invalid) -> list[str]:
-    errors = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
-    lines = {f"{source}: {_where(e.path)}: {_message(e)}" for e in errors}
-    return sorted(lines)
-
-
 # --------------------------------------------------------------------------- broker
 
 
@@ -538,16 +510,6 @@ def _secret_file_problem(path: Path) -> str | None:
     return None
 
 
-def readable_by_others(path: Path | None) -> bool:
-    """True when group or other users may read ``path`` (worth a warning for a secret)."""
-    if path is None:
-        return False
-    try:
-        return bool(path.stat().st_mode & (stat.S_IROTH | stat.S_IRGRP))
-    except OSError:
-        return False
-
-
 def _tls(
     section: Mapping[str, Any] | None, enabled: bool, source: str, base: Path
 ) -> tuple[TlsConfig | None, list[str]]:
@@ -598,26 +560,7 @@ def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read a YAML config file into a mapping; raise ConfigError with one line."""
-    try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text") from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or "syntax error"
-        raise ConfigError(f"{path.name}: not valid YAML{where}: {problem}") from err
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path.name}: (top level): expected a mapping of sections")
-    return data
+    return load_yaml_mapping(path, what="config file", max_bytes=MAX_CONFIG_BYTES)
 
 
 def config_from_mapping(
@@ -633,7 +576,7 @@ def config_from_mapping(
     try:
         valid = _SCHEMA(dict(data))
     except vol.Invalid as err:
-        raise ConfigError("\n".join(_error_lines(source, err))) from None
+        raise ConfigError("\n".join(error_lines(err, source=source))) from None
     errors: list[str] = []
     mqtt = valid["mqtt"]
     broker, more = _broker(mqtt, source)
@@ -707,8 +650,6 @@ def config_from_mapping(
 
 def _check_policy(policy: Mapping[str, Any], source: str) -> list[str]:
     """Parse the policy section now, so check-config reports its errors too."""
-    from cctv_sentinel.identify.policy import policy_from_mapping  # noqa: PLC0415
-
     try:
         policy_from_mapping(policy)
     except ConfigError as err:

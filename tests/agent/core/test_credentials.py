@@ -81,7 +81,7 @@ def test_empty_file_means_no_credentials(tmp_path: Path) -> None:
             "SURELY_NOT_SET_XYZ is not set",
         ),
         ("default: {username: admin, password_file: missing.txt}", "cannot read"),
-        ("default: [unclosed", "not valid YAML (line 1)"),
+        ("default: [unclosed", "is not valid YAML at line"),
     ],
 )
 def test_bad_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:

@@ -84,15 +84,15 @@ def test_a_full_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
             {"default_backend": "nftables"},
             "isolation.default_backend: backend 'nftables' is not configured",
         ),
-        ({"never_isolate": ["router"]}, "isolation.never_isolate.0: 'router' is not an IP address"),
-        ({"quarantine_allow": ["x"]}, "isolation.quarantine_allow.0: 'x' is not an IP address"),
+        ({"never_isolate": ["router"]}, "isolation.never_isolate[0]: 'router' is not an IP address"),
+        ({"quarantine_allow": ["x"]}, "isolation.quarantine_allow[0]: 'x' is not an IP address"),
         ({"rate_limit": {"max": 0}}, "isolation.rate_limit.max: value must be at least 1"),
         (
             {"backends": {"nftables": {"table": "a b"}}},
             "isolation.backends.nftables.table: expected",
         ),
         ({"backends": {"nftables": {"family": "ip"}}}, "isolation.backends.nftables.family"),
-        ({"backends": {"pfsense": {}}}, "isolation.backends.pfsense: extra keys not allowed"),
+        ({"backends": {"pfsense": {}}}, "isolation.backends.pfsense: unknown key"),
         (
             {"backends": {"mikrotik": {"url": "ftp://r", "username": "u", "password_env": "X"}}},
             "isolation.backends.mikrotik.url: expected an http:// or https:// URL",

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from cctv_sentinel._util.files import load_yaml
 from cctv_sentinel.errors import CatalogueError
 from cctv_sentinel.identify import vocabulary
 from cctv_sentinel.identify.catalogue.model import (
@@ -161,27 +162,7 @@ class _Section:
 
 
 def _read_yaml(path: Path) -> Any:
-    try:
-        size = path.stat().st_size
-    except OSError as err:
-        raise CatalogueError(f"{path.name}: cannot read ({err.strerror or err})") from err
-    if size > MAX_FILE_BYTES:
-        raise CatalogueError(f"{path.name}: {size} bytes exceeds {MAX_FILE_BYTES}")
-    import yaml  # noqa: PLC0415  (lazy: the catalogue loads off the scan's critical path)
-
-    # libyaml's C loader, when PyYAML has it, reads the catalogue about ten
-    # times faster than the pure-Python one; both are "safe" loaders.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        with path.open("rb") as fh:
-            return yaml.load(fh, Loader=loader)  # noqa: S506  (a safe loader, see above)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or "syntax error"
-        raise CatalogueError(f"{path.name}:{where} not valid YAML ({problem})") from err
-    except OSError as err:
-        raise CatalogueError(f"{path.name}: cannot read ({err.strerror or err})") from err
+    return load_yaml(path, what="catalogue file", max_bytes=MAX_FILE_BYTES, error=CatalogueError)
 
 
 def _entries(doc: Any, filename: str, key: str) -> list[Any]:

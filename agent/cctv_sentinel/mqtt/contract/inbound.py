@@ -11,6 +11,7 @@ from typing import Any, Final
 
 import voluptuous as vol
 
+from cctv_sentinel._util.validation import first_error
 from cctv_sentinel.limits import MAX_LABEL
 from cctv_sentinel.mqtt.contract.common import (
     CAMERA_ID_RE,
@@ -99,22 +100,6 @@ _COMMAND: Final = vol.Schema(
 )
 
 
-def _path(err: vol.Invalid) -> str:
-    return ".".join(str(p) for p in err.path)
-
-
-def _explain(err: vol.Invalid) -> str:
-    errors = err.errors if isinstance(err, vol.MultipleInvalid) else [err]
-    first = sorted(errors, key=lambda e: [str(p) for p in e.path])[0]
-    where = _path(first)
-    msg = first.msg
-    if msg == "expected str":
-        msg = "expected a string"
-    elif msg == "required key not provided":
-        msg = "missing"
-    return f"{where}: {msg}" if where else msg
-
-
 def parse_command(payload: bytes) -> Command:
     """Validate one command payload; raise :class:`CommandError` saying what is wrong."""
     if len(payload) > MAX_COMMAND_BYTES:
@@ -132,7 +117,7 @@ def parse_command(payload: bytes) -> Command:
     try:
         valid = _COMMAND(data)
     except vol.Invalid as err:
-        raise CommandError(_explain(err), command_id, name) from None
+        raise CommandError(first_error(err), command_id, name) from None
     if valid["command"] in {"isolate", "release"} and "camera_id" not in valid:
         raise CommandError(f"camera_id: missing (needed by {valid['command']})", command_id, name)
     who = valid.get("requested_by") or {}
