@@ -23,36 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from cctv_sentinel._util.files import load_yaml
+from cctv_sentinel._util.secret import Secret
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.protocols.text import normalise_mac
 
 _ENTRY_KEYS = frozenset({"match", "username", "password", "password_env", "password_file"})
 MAX_CREDENTIALS_FILE = 1024 * 1024
 """A credentials file larger than 1 MiB is a mistake, not a list of cameras."""
-
-
-class Secret:
-    """A string that refuses to be printed."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """Return the secret itself, for the one place that must send it."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True, slots=True)

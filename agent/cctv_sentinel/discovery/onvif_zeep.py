@@ -33,7 +33,7 @@ def import_onvif() -> Any:
     with _IMPORT_LOCK:
         if _onvif_module is None:
             import onvif  # noqa: PLC0415  (lazy: slow import, needed only for ONVIF hosts)
-            import onvif.settings  # noqa: PLC0415
+            import onvif.settings  # noqa: PLC0415  (lazy, as above)
 
             settings = onvif.settings.DEFAULT_SETTINGS
             # The library turns on lxml's huge_tree; a device's reply must never get that.

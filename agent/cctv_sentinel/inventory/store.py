@@ -123,8 +123,8 @@ class Inventory:
             raise HostEnvironmentError(
                 f"cannot create the inventory {self.path}: {err.strerror}"
             ) from err
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 db.close()
@@ -138,6 +138,7 @@ class Inventory:
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             rows = db.execute("SELECT * FROM cameras").fetchall()
         except sqlite3.DatabaseError as err:
+            db.close()
             raise HostEnvironmentError(
                 f"the inventory {self.path} is not a usable SQLite database ({err});"
                 " move it away to start afresh"

@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 import voluptuous as vol
 
+from cctv_sentinel._util.secret import Secret
 from cctv_sentinel._util.validation import first_error
-from cctv_sentinel.discovery.credentials import Secret
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.isolation.hostinfo import IPNetwork
 from cctv_sentinel.isolation.model import MODES, Mode

@@ -31,7 +31,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from cctv_sentinel.discovery.credentials import Secret
+from cctv_sentinel._util.secret import Secret
 from cctv_sentinel.errors import MqttError
 
 _LOG = logging.getLogger(__name__)

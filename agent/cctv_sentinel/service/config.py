@@ -23,8 +23,8 @@ import voluptuous as vol
 
 from cctv_sentinel import limits
 from cctv_sentinel._util.files import load_yaml_mapping
+from cctv_sentinel._util.secret import Secret
 from cctv_sentinel._util.validation import error_lines
-from cctv_sentinel.discovery.credentials import Secret
 from cctv_sentinel.discovery.scanner import ALL_PROBES
 from cctv_sentinel.discovery.sweep import DEFAULT_PORTS
 from cctv_sentinel.errors import ConfigError
@@ -605,7 +605,7 @@ def config_from_mapping(
         state_dir = base / state_dir
     return Config(
         agent=AgentConfig(
-            id=agent.get("id") or safe_agent_id(),
+            id=agent.get("id") or safe_agent_id(socket.gethostname()),
             name=agent.get("name") or socket.gethostname(),
             state_dir=state_dir,
         ),

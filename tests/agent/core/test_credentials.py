@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cctv_sentinel.discovery.credentials import Secret, credentials_from_mapping, load_credentials
+from cctv_sentinel._util.secret import Secret
+from cctv_sentinel.discovery.credentials import credentials_from_mapping, load_credentials
 from cctv_sentinel.errors import ConfigError
 
 

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
+from cctv_sentinel._util.secret import Secret
 from cctv_sentinel.discovery import httpclient
-from cctv_sentinel.discovery.credentials import Credential, Secret
+from cctv_sentinel.discovery.credentials import Credential
 from cctv_sentinel.errors import ProbeError, ProbeTimeoutError
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -17,12 +18,25 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 
 @contextlib.asynccontextmanager
 async def serve(handler: Handler) -> AsyncIterator[int]:
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    handlers: set[asyncio.Task[None]] = set()
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(tracked, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
         yield port
     finally:
         server.close()
+        for task in handlers:
+            task.cancel()  # a handler still dripping bytes to a client that gave up
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), 1)
 

@@ -40,6 +40,7 @@ def router() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        proc.stdout.close()
 
 
 @pytest.fixture

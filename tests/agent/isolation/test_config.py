@@ -84,7 +84,10 @@ def test_a_full_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
             {"default_backend": "nftables"},
             "isolation.default_backend: backend 'nftables' is not configured",
         ),
-        ({"never_isolate": ["router"]}, "isolation.never_isolate[0]: 'router' is not an IP address"),
+        (
+            {"never_isolate": ["router"]},
+            "isolation.never_isolate[0]: 'router' is not an IP address",
+        ),
         ({"quarantine_allow": ["x"]}, "isolation.quarantine_allow[0]: 'x' is not an IP address"),
         ({"rate_limit": {"max": 0}}, "isolation.rate_limit.max: value must be at least 1"),
         (

@@ -367,6 +367,8 @@ def test_sigkilled_run_leaves_orphans_that_remove_stale_removes(tmp_path: Path) 
         if child.poll() is None:
             child.kill()
             child.wait()
+        if child.stderr is not None:
+            child.stderr.close()
         netlab.remove_stale()
 
 
@@ -387,6 +389,8 @@ def test_signalled_run_cleans_up_after_itself(tmp_path: Path, sig: signal.Signal
         if child.poll() is None:
             child.kill()
             child.wait()
+        if child.stderr is not None:
+            child.stderr.close()
         netlab.remove_stale()
 
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cctv_sentinel.discovery.credentials import Secret
+from cctv_sentinel._util.secret import Secret
 from cctv_sentinel.errors import MqttError
 from cctv_sentinel.mqtt.client import MqttClient, MqttSettings, Will, backoff
 from tests.lab.broker import Broker, Subscriber, publish

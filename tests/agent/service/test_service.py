@@ -41,7 +41,9 @@ class ScriptedNetwork:
         started = loop.time()
         await self.hold.wait()
         now = time.time()
-        return ScanOutcome(now - (loop.time() - started), now, cameras(self.observations))
+        # Identification runs in a thread, as the real NetworkScan does it.
+        found = await asyncio.to_thread(cameras, self.observations)
+        return ScanOutcome(now - (loop.time() - started), now, found)
 
 
 def make_config(broker: Broker, state_dir: Path, **sections: Any):
@@ -61,7 +63,8 @@ def make_config(broker: Broker, state_dir: Path, **sections: Any):
 
 @contextlib.asynccontextmanager
 async def running(config, network: ScriptedNetwork) -> AsyncIterator[Service]:
-    service = Service(config, scan=network, interfaces=list, passive=False)
+    # Built off the loop, as the command line builds it before asyncio.run (it loads the catalogue).
+    service = await asyncio.to_thread(Service, config, scan=network, interfaces=list, passive=False)
     task = asyncio.create_task(service.run())
     try:
         await service.client.wait_connected(10)
@@ -394,7 +397,8 @@ async def test_retire_clears_every_retained_topic(broker, tmp_path):
     with Subscriber(broker, topics=["#"]) as sub:
         async with running(config, network):
             await until(sub, lambda s: len(state_cameras(s)) == 2)
-    cleared = await Service(config, scan=network, interfaces=list, passive=False).retire()
+    service = await asyncio.to_thread(Service, config, scan=network, interfaces=list, passive=False)
+    cleared = await service.retire()
     assert cleared == 2 + 2 * 3  # announcement, info, 2 cameras (+ their possible HA configs)
     with Subscriber(broker, topics=["#"]) as late:
         await asyncio.sleep(0.5)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
@@ -120,8 +119,8 @@ def valid_base_topic(base: str) -> bool:
 _UNSAFE_ID = re.compile(r"[^a-z0-9_-]+")
 
 
-def safe_agent_id(text: str | None = None) -> str:
-    """An agent id from free text (default: this host's name), as ``[a-z0-9_-]{1,64}``."""
-    raw = (text if text is not None else socket.gethostname()).lower()
+def safe_agent_id(text: str) -> str:
+    """An agent id from free text (such as the host's name), as ``[a-z0-9_-]{1,64}``."""
+    raw = text.lower()
     safe = _UNSAFE_ID.sub("-", raw).strip("-")[:64].strip("-")
     return safe or "agent"
