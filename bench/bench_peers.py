@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -126,6 +127,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    if shutil.which("tshark") is None:
+        print("bench_peers needs tshark (apt-get install tshark)", file=sys.stderr)
+        return 2
     corpus = [p for p in load_corpus() if p.id in CAMERAS]
     with netlab.Lab() as lab:
         lan = lab.build_lan(corpus, router=False)
