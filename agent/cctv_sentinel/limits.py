@@ -130,6 +130,34 @@ UDP_RETRANSMITS: Final = 2
 UDP_RETRANSMIT_GAP: Final = 0.08
 """Seconds between probe resends."""
 
+SSDP_MX: Final = 1
+"""MX of our M-SEARCH: a device waits a random 0..MX seconds before each answer.
+
+UPnP Device Architecture 1.1 (the M-SEARCH MX header) allows 1 to 5 and has
+devices spread their answers over that time so that searchers are not flooded.
+1 is the lowest value allowed, so it is the shortest wait the protocol lets us
+ask for; a LAN of a few hundred devices still fits in one second of answers when
+the receive buffers hold a burst. GSSDP 1.6 honours it this way (tests/lab/peers:
+its answers arrive spread over the MX seconds after the search), so the socket
+listens MX seconds after the last M-SEARCH, plus SSDP_MARGIN.
+"""
+
+SSDP_MARGIN: Final = 0.2
+"""Seconds the SSDP socket listens beyond MX after the last M-SEARCH.
+
+Covers a device that picks a delay close to MX and is itself busy, and our own
+event loop on a loaded machine. Answers later still are heard while the scan
+runs (the socket stays open until the scan ends).
+"""
+
+MDNS_TC_WAIT: Final = 0.5
+"""Seconds to wait for the rest of a truncated (TC) mDNS answer from one responder.
+
+RFC 6762 s7.2 has a responder that sees TC wait 400-500 ms for the rest of the
+known answers; a responder that sets TC on an answer sends the rest in further
+packets, and we wait as long for them before reporting what we have.
+"""
+
 ARP_SETTLE: Final = 0.3
 """After the ARP poke, when the silent addresses are poked once more.
 

@@ -1058,6 +1058,22 @@ class Lab:
         self._processes.append(lp)
         return lp
 
+    def launch(
+        self,
+        host: Host,
+        argv: Sequence[str],
+        *,
+        label: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> LabProcess:
+        """Start argv in host (cwd = repo root, output to log files) without waiting.
+
+        For daemons whose readiness is checked by speaking their protocol
+        (tests/lab/peers) rather than by a line they print.
+        """
+        self._check_open()
+        return self._launch(host, argv, label or Path(argv[0]).name, env=env)
+
     def _await_ready(self, started: Sequence[LabProcess], ready: str, timeout: float) -> None:
         waits = [
             procs.ReadyWait(p.proc, p.stdout_path, p.stderr_path, ready, p.label) for p in started

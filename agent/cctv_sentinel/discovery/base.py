@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,9 @@ class Timing:
     arp_settle: float = limits.ARP_SETTLE
     arp_repoke: float = limits.ARP_REPOKE
     banner_wait: float = 0.25
+    ssdp_mx: int = limits.SSDP_MX
+    ssdp_margin: float = limits.SSDP_MARGIN
+    mdns_tc_wait: float = limits.MDNS_TC_WAIT
 
 
 @dataclass(slots=True)
@@ -50,7 +53,30 @@ class ProbeContext:
     connections: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(limits.GLOBAL_CONCURRENCY)
     )
+    spawn: Callable[[Coroutine[Any, Any, Any], str], None] | None = None
+    """Runs work as part of the scan (the scan waits for it); None outside a Scanner."""
+    keep_listening: bool = False
+    """Discovery sockets stay open after their window, until :meth:`close_late_listeners`."""
     _host_slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    _late: list[asyncio.BaseTransport] = field(default_factory=list)
+
+    def listen_late(self, transport: asyncio.BaseTransport) -> bool:
+        """Keep a probe's socket open after its window, so late answers still count.
+
+        Returns False (and the caller closes it) when this context does not keep
+        sockets open. The owner closes them all with :meth:`close_late_listeners`
+        when the scan ends.
+        """
+        if not self.keep_listening:
+            return False
+        self._late.append(transport)
+        return True
+
+    def close_late_listeners(self) -> None:
+        """Close every socket kept open by :meth:`listen_late` (idempotent)."""
+        late, self._late = self._late, []
+        for transport in late:
+            transport.close()
 
     def in_scope(self, ip: str) -> bool:
         """True when ``ip`` lies in a network we were asked to scan.
@@ -221,14 +247,16 @@ async def open_collector(
     return transport, protocol
 
 
-async def send_and_listen(send: Callable[[], object], timing: Timing) -> None:
+async def send_and_listen(
+    send: Callable[[], object], timing: Timing, window: float | None = None
+) -> None:
     """Send a probe (with resends) and listen until the window closes.
 
     ``send`` runs ``timing.retransmits`` times, ``retransmit_gap`` apart; the
-    call returns ``timing.window`` seconds after the first send.
+    call returns ``window`` (default ``timing.window``) seconds after the first send.
     """
     loop = asyncio.get_running_loop()
-    end = loop.time() + timing.window
+    end = loop.time() + (timing.window if window is None else window)
     for attempt in range(max(1, timing.retransmits)):
         if attempt:
             await asyncio.sleep(timing.retransmit_gap)
@@ -250,6 +278,8 @@ async def udp_exchange(
     unicast: Iterable[Addr] = (),
     bind_port: int = 0,
     join: Iterable[str] = (),
+    window: float | None = None,
+    linger: bool = False,
 ) -> None:
     """Send discovery payloads by multicast, directed broadcast and unicast; listen.
 
@@ -257,6 +287,10 @@ async def udp_exchange(
     multicast (SADP): the socket binds that port with SO_REUSEADDR, so vendor
     tools or a second agent can listen too, and joins the groups. When the port
     is taken exclusively we fall back to an ephemeral port (unicast replies only).
+    ``window`` overrides ``ctx.timing.window`` (seconds from the first send).
+    With ``linger`` the socket stays open after the window while the scan
+    runs (:meth:`ProbeContext.listen_late`), so late answers still reach
+    ``handler``.
     """
     packets = list(payloads)
     ifaces = ctx.multicast_interfaces
@@ -279,6 +313,9 @@ async def udp_exchange(
                 send_to(sock, packet, bcast)
                 send_to(sock, packet, targets)
 
-        await send_and_listen(send, ctx.timing)
-    finally:
+        await send_and_listen(send, ctx.timing, window)
+    except BaseException:
+        transport.close()
+        raise
+    if not (linger and ctx.listen_late(transport)):
         transport.close()

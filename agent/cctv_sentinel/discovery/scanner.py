@@ -190,6 +190,8 @@ class Scanner:
             timing=options.timing,
             credentials=options.credentials,
             emit=self._emit,
+            spawn=self._spawn,
+            keep_listening=True,
         )
 
     def enabled(self, probe: str) -> bool:
@@ -352,6 +354,7 @@ class Scanner:
                 "unfinished; results so far are kept"
             )
         finally:
+            self.ctx.close_late_listeners()
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:

@@ -97,8 +97,24 @@ async def _describe(ctx: ProbeContext, ip: str, reply: ssdp.SsdpMessage) -> None
     ctx.emit(Observation(probe=ProbeName.SSDP, ip=ip, fields=fields, port=PORT, at=now()))
 
 
+def listen_window(ctx: ProbeContext) -> float:
+    """Seconds from the first M-SEARCH until the socket's window closes.
+
+    Devices may answer up to MX seconds after each search (UPnP DA 1.1), so
+    the window runs MX plus a margin past the last resend.
+    """
+    timing = ctx.timing
+    last_send = timing.retransmit_gap * max(0, timing.retransmits - 1)
+    return last_send + timing.ssdp_mx + timing.ssdp_margin
+
+
 async def run(ctx: ProbeContext) -> None:
-    """M-SEARCH the link, then fetch each answering device's description."""
+    """M-SEARCH the link, then fetch each answering device's description.
+
+    Description fetches run as scan work (``ctx.spawn``) when there is a
+    scan, so an answer heard after the window, while the socket is kept open,
+    still gets its description.
+    """
     seen: set[tuple[str, str | None]] = set()
     locations: set[tuple[str, str | None]] = set()
     tasks: set[asyncio.Task[None]] = set()
@@ -119,6 +135,9 @@ async def run(ctx: ProbeContext) -> None:
         if (addr[0], message.location) in locations:
             return
         locations.add((addr[0], message.location))
+        if ctx.spawn is not None:
+            ctx.spawn(_describe(ctx, addr[0], message), f"ssdp-describe {addr[0]}")
+            return
         task = asyncio.create_task(_describe(ctx, addr[0], message))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
@@ -127,10 +146,12 @@ async def run(ctx: ProbeContext) -> None:
         await udp_exchange(
             ctx,
             name="ssdp",
-            payloads=[ssdp.build_msearch(st, mx=1) for st in SEARCH_TARGETS],
+            payloads=[ssdp.build_msearch(st, mx=ctx.timing.ssdp_mx) for st in SEARCH_TARGETS],
             handler=handle,
             max_size=MAX_SSDP_MESSAGE,
             group=GROUP,
+            window=listen_window(ctx),
+            linger=True,
         )
         if tasks:
             await asyncio.gather(*tasks)

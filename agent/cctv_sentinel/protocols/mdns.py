@@ -58,6 +58,7 @@ MAX_LABEL_OCTETS: Final = 63
 _HEADER: Final = struct.Struct("!HHHHHH")
 _RR_FIXED: Final = struct.Struct("!HHIH")
 _QU_BIT: Final = 0x8000
+_TC_BIT: Final = 0x0200
 _CLASS_IN: Final = 1
 _META_QUERY: Final = "_services._dns-sd._udp.local"
 
@@ -95,6 +96,9 @@ class DnsMessage:
     is_response: bool
     questions: tuple[tuple[str, int], ...]
     records: tuple[DnsRecord, ...]
+    truncated: bool = False
+    """The TC bit: more of this answer (or of a query's known answers) follows
+    in further packets (RFC 6762 s7.2 and s18.5)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +177,7 @@ def parse_message(data: bytes) -> DnsMessage:
         is_response=bool(flags & 0x8000),
         questions=tuple(questions),
         records=tuple(records),
+        truncated=bool(flags & _TC_BIT),
     )
 
 

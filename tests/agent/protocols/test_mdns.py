@@ -312,3 +312,19 @@ def test_answers_encoded_by_zeroconf_parse_back_exactly(
     # zeroconf drops exact duplicates; compare as sets of what was sent.
     assert set(map(repr, got)) == set(map(repr, expected))
     mdns.services(parsed)
+
+
+def test_tc_bit_is_reported() -> None:
+    ptr = _rr(b"\x04_CGI\x04_tcp\x05local\x00", mdns.TYPE_PTR, b"\x01a\xc0\x0c")
+    truncated = mdns.parse_message(_header(an=1, flags=0x8600) + ptr)
+    whole = mdns.parse_message(_header(an=1) + ptr)
+    assert truncated.truncated
+    assert not whole.truncated
+    assert truncated.records == whole.records
+
+
+def test_queries_are_qm_or_qu_as_asked() -> None:
+    qm = mdns.build_query(["_rtsp._tcp.local"], unicast_response=False)
+    qu = mdns.build_query(["_rtsp._tcp.local"], unicast_response=True)
+    assert struct.unpack("!H", qm[-2:])[0] == 1  # class IN, answers by multicast
+    assert struct.unpack("!H", qu[-2:])[0] == 0x8001  # the QU bit asks for a unicast answer
