@@ -83,6 +83,15 @@ class Alerts:
         return set(self._issues)
 
     @callback
+    def forget(self, issue_id: str) -> None:
+        """Someone else removed one of our issues (a finished fix flow): raise it anew if due.
+
+        Not at once: after "isolate" the camera still needs action until the agent
+        confirms, and the dialog must not reopen; the next change of state decides.
+        """
+        self._issues.pop(issue_id, None)
+
+    @callback
     def detected(self) -> None:
         """A camera has just become alerting: the notification (if wanted) is due."""
         if self.state.policy.persistent_notification:
@@ -163,9 +172,9 @@ class Alerts:
     @callback
     def clear_all(self) -> None:
         """Withdraw every issue (on unload: a repair for an unloaded agent cannot be fixed)."""
-        for issue_id in self._issues:
+        raised, self._issues = list(self._issues), {}
+        for issue_id in raised:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
-        self._issues.clear()
 
 
 def summary(state: AgentState, needing: list[Camera]) -> tuple[str, str]:

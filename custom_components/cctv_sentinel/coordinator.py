@@ -22,7 +22,8 @@ from typing import Final
 
 from homeassistant.components import persistent_notification
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from . import signals
@@ -97,6 +98,21 @@ class SentinelCoordinator:
     async def async_subscribe(self) -> None:
         """Subscribe, after the platforms are set up: entities exist before retained state."""
         await self.ingest.async_subscribe(self)
+        self.entry.async_on_unload(
+            self.hass.bus.async_listen(
+                ir.EVENT_REPAIRS_ISSUE_REGISTRY_UPDATED, self._on_issue_registry_updated
+            )
+        )
+
+    @callback
+    def _on_issue_registry_updated(self, event: Event[ir.EventIssueRegistryUpdatedData]) -> None:
+        data = event.data
+        if (
+            data["action"] == "remove"
+            and data["domain"] == DOMAIN
+            and data["issue_id"] in self.alerts.issue_ids
+        ):
+            self.alerts.forget(data["issue_id"])
 
     async def async_stop(self) -> None:
         """Fail pending commands, withdraw repairs and write the memory to disk."""

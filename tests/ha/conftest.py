@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
 import pytest
+from blockbuster import BlockBuster, blockbuster_ctx
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
@@ -29,9 +30,14 @@ LOW_ID = "accc8e0a0b0c"
 UNKNOWN_ID = "ip-198-18-1-10"
 
 
+# Read once, at import: the fake agent answers from inside the event loop, where a
+# file read is a blocking call (and blockbuster says so).
+_PAYLOAD_TEXT = {path.stem: path.read_text("utf-8") for path in PAYLOADS.glob("*.json")}
+
+
 def payload(fixture: str, /, **changes: Any) -> dict[str, Any]:
     """A contract example payload from tests/fixtures/payloads, with top-level changes."""
-    data: dict[str, Any] = json.loads((PAYLOADS / f"{fixture}.json").read_text("utf-8"))
+    data: dict[str, Any] = json.loads(_PAYLOAD_TEXT[fixture])
     data.update(changes)
     return data
 
@@ -60,6 +66,45 @@ def no_deprecation_reports(caplog: pytest.LogCaptureFixture) -> Any:
         )
     ]
     assert not reports, reports
+
+
+@pytest.fixture(autouse=True)
+def blocking_calls_fail() -> Iterator[BlockBuster]:
+    """A blocking call (file, socket, sleep...) by the integration in the event loop raises."""
+    with blockbuster_ctx("custom_components.cctv_sentinel") as blockbuster:
+        yield blockbuster
+
+
+def _ours(obj: object) -> bool:
+    code = getattr(obj, "cr_code", None) or getattr(obj, "__code__", None)
+    func = getattr(obj, "func", None) or getattr(obj, "__func__", None)
+    if code is None and func is not None:
+        code = getattr(func, "__code__", None)
+    return code is not None and "custom_components/cctv_sentinel" in code.co_filename
+
+
+@pytest.fixture(autouse=True)
+async def no_leaked_tasks(hass: HomeAssistant) -> Any:
+    """Nothing the integration started is still pending when a test ends.
+
+    Home Assistant's harness fails on any task left after Home Assistant stops; this
+    also catches our own tasks and timers left while it runs (its timer check is off
+    for the MQTT mock's own timer, see expected_lingering_timers).
+    """
+    yield
+    await hass.async_block_till_done()
+    tasks = [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and _ours(task.get_coro()) and task is not asyncio.current_task()
+    ]
+    handles = [
+        handle
+        for handle in getattr(hass.loop, "_scheduled", ())
+        if not handle.cancelled() and _ours(getattr(handle, "_callback", None))
+    ]
+    assert not tasks, f"tasks left running: {tasks}"
+    assert not handles, f"timers left scheduled: {handles}"
 
 
 @pytest.fixture
