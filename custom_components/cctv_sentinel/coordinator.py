@@ -46,6 +46,10 @@ MAX_CAMERAS: Final = 4096
 """Most cameras one agent may report; past this a misbehaving publisher is ignored
 instead of filling the device registry."""
 
+ADD_BATCH: Final = 10
+"""New cameras whose entities are added per loop turn: Home Assistant adds a platform's
+entities eagerly, so a scan's thousand cameras at once would stall the loop for seconds."""
+
 
 async def async_forget_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
     """Delete an entry's memory and dismiss its notification (the entry is being removed)."""
@@ -136,8 +140,11 @@ class SentinelCoordinator:
         """After a burst of messages: new entities, agent counts, alerts, once each."""
         self._flush_handle = None
         if self._added or self._removed:
-            added, self._added, self._removed = self._added, [], False
+            added, self._added = self._added[:ADD_BATCH], self._added[ADD_BATCH:]
+            self._removed = False
             async_dispatcher_send(self.hass, signals.cameras_added(self.entry.entry_id), added)
+            if self._added:
+                self._schedule_flush()  # the rest on the next turn: the loop stays responsive
         async_dispatcher_send(self.hass, signals.agent_updated(self.entry.entry_id))
         self.alerts.sync()
 
