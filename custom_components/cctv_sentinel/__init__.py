@@ -63,7 +63,7 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: SentinelConfigEntry, device: dr.DeviceEntry
 ) -> bool:
     """Let a person delete a camera the agent no longer reports (never the agent itself)."""
-    camera_id = camera_id_of(entry.data[CONF_AGENT_ID], device)
+    camera_id = camera_id_of(entry.data[CONF_AGENT_ID], device.identifiers)
     if camera_id is None:
         return False
     if entry.state is not ConfigEntryState.LOADED:

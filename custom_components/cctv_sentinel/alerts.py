@@ -1,143 +1,208 @@
-"""Alerts a person acts on: one repair issue per restricted camera, optional notifications.
+"""Alerts a person acts on, at any estate size.
 
-An issue exists exactly while :meth:`Policy.needs_repair` holds for a camera: it
-goes away when the camera is isolated, acknowledged, cleared or removed. A
-persistent notification (if the user wants one) is raised only when a camera
-*becomes* restricted, so a restart does not repeat it, and is dismissed with the issue.
+Up to ``max_repairs`` cameras needing action (default 10), each gets its own
+fixable repair issue; above that the agent gets one grouped issue ("N cameras
+need action") whose fix flow lets a person pick cameras to isolate or
+acknowledge. An issue exists exactly while :meth:`Policy.needs_repair` holds.
+The optional persistent notification summarises the same set; it is raised
+only when a camera *becomes* alerting (so a restart does not repeat it) and goes
+when nothing needs action. Every device string is escaped for markdown.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Final
 
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.translation import async_get_translations
 
-from .const import DOCS_URL, DOMAIN, ISSUE_ELEVATED, ISSUE_RESTRICTED
+from .const import DOCS_URL, DOMAIN, ISSUE_ELEVATED, ISSUE_RESTRICTED, ISSUE_RESTRICTED_GROUP
 from .devices import camera_name
 from .models import RISK_RESTRICTED, Camera
+from .state import AgentState
+from .text import markdown, plain
 
-if TYPE_CHECKING:
-    from .coordinator import SentinelCoordinator
+UNKNOWN: Final = "?"
+EXAMPLES: Final = 5
+"""Cameras named in a grouped issue's text (the fix flow lists them all)."""
+NOTIFICATION_LINES: Final = 10
+"""Cameras listed in the notification; more are counted, not listed."""
 
-UNKNOWN: str = "?"
+type IssueSpec = tuple[str, dict[str, str], dict[str, str | int | float | None]]
+"""(translation key, placeholders, data) of one issue."""
 
 
-def notification_id(agent_id: str, camera_id: str) -> str:
-    """The persistent-notification id for one camera of one agent."""
-    return f"{DOMAIN}_{agent_id}_{camera_id}"
+def notification_id(agent_id: str) -> str:
+    """The persistent-notification id of one agent."""
+    return f"{DOMAIN}_{agent_id}"
+
+
+def camera_issue_id(agent_id: str, camera_id: str) -> str:
+    """The repair issue id of one camera of one agent."""
+    return f"camera_{agent_id}_{camera_id}"
+
+
+def group_issue_id(agent_id: str) -> str:
+    """The grouped repair issue id of one agent."""
+    return f"cameras_{agent_id}"
+
+
+def camera_placeholders(state: AgentState, camera: Camera) -> dict[str, str]:
+    """Text placeholders describing a camera, safe to render as markdown."""
+    regimes = [r.label for r in camera.regimes if r.id not in state.policy.ignored_regimes]
+    return {
+        "name": markdown(camera_name(camera)),
+        "agent": markdown(state.name),
+        "manufacturer": markdown(camera.manufacturer) or UNKNOWN,
+        "brand": markdown(camera.brand) or UNKNOWN,
+        "model": markdown(camera.model) or UNKNOWN,
+        "ip": camera.ip,
+        "confidence": f"{round(camera.confidence * 100)}",
+        "regimes": markdown(", ".join(regimes), 400) or UNKNOWN,
+        "explanation": markdown(camera.explanation or camera.risk_reason, 400) or UNKNOWN,
+    }
 
 
 class Alerts:
-    """Repair issues and notifications for one agent's cameras."""
+    """Repair issues and the notification for one agent."""
 
-    def __init__(self, hass: HomeAssistant, coordinator: SentinelCoordinator) -> None:
+    def __init__(self, hass: HomeAssistant, entry_id: str, state: AgentState) -> None:
         self.hass = hass
-        self.coordinator = coordinator
-        self._active: set[str] = set()
-        self._notified: set[str] = set()
+        self.entry_id = entry_id
+        self.state = state
+        self._issues: dict[str, IssueSpec] = {}
+        """Issues we have raised, with what they said (unchanged ones are not rewritten)."""
+        self._notify = False
+        """Whether the notification is wanted: a camera became alerting since it was cleared."""
 
-    def issue_id(self, camera_id: str) -> str:
-        """The repair issue id for one camera of this agent."""
-        return f"camera_{self.coordinator.agent_id}_{camera_id}"
+    @property
+    def issue_ids(self) -> set[str]:
+        """The ids of the issues currently raised."""
+        return set(self._issues)
 
-    def notification_id(self, camera_id: str) -> str:
-        """The persistent-notification id for one camera of this agent."""
-        return notification_id(self.coordinator.agent_id, camera_id)
+    @callback
+    def forget(self, issue_id: str) -> None:
+        """Someone else removed one of our issues (a finished fix flow): raise it anew if due.
 
-    def placeholders(self, camera: Camera) -> dict[str, str]:
-        """Text placeholders describing a camera in issues and notifications."""
-        policy = self.coordinator.policy
-        regimes = [r.label for r in camera.regimes if r.id not in policy.ignored_regimes]
+        Not at once: after "isolate" the camera still needs action until the agent
+        confirms, and the dialog must not reopen; the next change of state decides.
+        """
+        self._issues.pop(issue_id, None)
+
+    @callback
+    def detected(self) -> None:
+        """A camera has just become alerting: the notification (if wanted) is due."""
+        if self.state.policy.persistent_notification:
+            self._notify = True
+
+    @callback
+    def sync(self) -> None:
+        """Make the issues and the notification match the cameras (called once per batch)."""
+        needing = self.state.needing_repair()
+        wanted = self._wanted(needing)
+        for issue_id in set(self._issues) - set(wanted):
+            del self._issues[issue_id]
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+        for issue_id, spec in wanted.items():
+            if self._issues.get(issue_id) == spec:
+                continue
+            self._issues[issue_id] = spec
+            key, placeholders, data = spec
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=True,
+                is_persistent=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=key,
+                translation_placeholders=placeholders,
+                learn_more_url=DOCS_URL,
+                data=data,
+            )
+        self._sync_notification(needing)
+
+    def _wanted(self, needing: list[Camera]) -> dict[str, IssueSpec]:
+        state = self.state
+        if len(needing) <= state.policy.max_repairs:
+            return {
+                camera_issue_id(state.agent_id, camera.camera_id): (
+                    ISSUE_RESTRICTED
+                    if state.policy.risk(camera) == RISK_RESTRICTED
+                    else ISSUE_ELEVATED,
+                    camera_placeholders(state, camera),
+                    {"entry_id": self.entry_id, "camera_id": camera.camera_id},
+                )
+                for camera in needing
+            }
+        restricted = sum(1 for camera in needing if state.policy.risk(camera) == RISK_RESTRICTED)
+        examples = ", ".join(markdown(camera_name(camera)) for camera in needing[:EXAMPLES])
+        if len(needing) > EXAMPLES:
+            examples += ", …"
+        placeholders = {
+            "agent": markdown(state.name),
+            "count": str(len(needing)),
+            "restricted": str(restricted),
+            "elevated": str(len(needing) - restricted),
+            "examples": examples,
+        }
         return {
-            "name": camera_name(camera),
-            "agent": self.coordinator.name,
-            "manufacturer": camera.manufacturer or UNKNOWN,
-            "brand": camera.brand or UNKNOWN,
-            "model": camera.model or UNKNOWN,
-            "ip": camera.ip,
-            "confidence": f"{round(camera.confidence * 100)}",
-            "regimes": ", ".join(regimes) or UNKNOWN,
-            "explanation": camera.explanation or camera.risk_reason or UNKNOWN,
+            group_issue_id(state.agent_id): (
+                ISSUE_RESTRICTED_GROUP,
+                placeholders,
+                {"entry_id": self.entry_id, "camera_id": None},
+            )
         }
 
     @callback
-    def sync(self, camera: Camera) -> None:
-        """Create, update or delete the camera's issue to match the policy."""
-        camera_id = camera.camera_id
-        if not self.coordinator.policy.needs_repair(camera):
-            if camera_id in self._active:
-                self.clear(camera_id)
+    def _sync_notification(self, needing: list[Camera]) -> None:
+        nid = notification_id(self.state.agent_id)
+        if not needing or not self.state.policy.persistent_notification:
+            self._notify = False
+            persistent_notification.async_dismiss(self.hass, nid)
             return
-        self._active.add(camera_id)
-        restricted = self.coordinator.policy.risk(camera) == RISK_RESTRICTED
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self.issue_id(camera_id),
-            is_fixable=True,
-            is_persistent=False,
-            severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_RESTRICTED if restricted else ISSUE_ELEVATED,
-            translation_placeholders=self.placeholders(camera),
-            learn_more_url=DOCS_URL,
-            data={"entry_id": self.coordinator.entry.entry_id, "camera_id": camera_id},
-        )
-
-    @callback
-    def notify(self, camera: Camera) -> None:
-        """Raise a persistent notification, if the user asked for them and it needs action."""
-        policy = self.coordinator.policy
-        if not policy.persistent_notification or not policy.needs_repair(camera):
-            return
-        self._notified.add(camera.camera_id)
-        self.coordinator.entry.async_create_task(
-            self.hass, self._async_notify(camera), f"{DOMAIN} notification"
-        )
-
-    async def _async_notify(self, camera: Camera) -> None:
-        restricted = self.coordinator.policy.risk(camera) == RISK_RESTRICTED
-        key = ISSUE_RESTRICTED if restricted else ISSUE_ELEVATED
-        prefix = f"component.{DOMAIN}.issues.{key}"
-        strings = await async_get_translations(
-            self.hass, self.hass.config.language, "issues", [DOMAIN]
-        )
-        placeholders = self.placeholders(camera)
-        # A fixable issue has no description of its own (hassfest: description and
-        # fix_flow are exclusive); its fix dialog's text reads well on its own.
-        title = _fill(strings.get(f"{prefix}.title", "{name}"), placeholders)
-        message = _fill(
-            strings.get(f"{prefix}.fix_flow.step.init.description", "{explanation}"), placeholders
-        )
-        if camera.camera_id not in self._notified:
-            return  # cleared while the translations loaded
-        persistent_notification.async_create(
-            self.hass, message, title=title, notification_id=self.notification_id(camera.camera_id)
-        )
-
-    @callback
-    def clear(self, camera_id: str) -> None:
-        """Withdraw the camera's issue and notification."""
-        self._active.discard(camera_id)
-        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id(camera_id))
-        # Dismiss even if this run did not raise it: it may predate a reload.
-        self._notified.discard(camera_id)
-        persistent_notification.async_dismiss(self.hass, self.notification_id(camera_id))
+        if self._notify:
+            title, message = summary(self.state, needing)
+            persistent_notification.async_create(
+                self.hass, message, title=title, notification_id=nid
+            )
 
     @callback
     def clear_all(self) -> None:
         """Withdraw every issue (on unload: a repair for an unloaded agent cannot be fixed)."""
-        for camera_id in list(self._active):
-            self._active.discard(camera_id)
-            ir.async_delete_issue(self.hass, DOMAIN, self.issue_id(camera_id))
+        raised, self._issues = list(self._issues), {}
+        for issue_id in raised:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
 
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+def summary(state: AgentState, needing: list[Camera]) -> tuple[str, str]:
+    """Title and markdown message of the notification about the cameras needing action."""
+    restricted = sum(1 for camera in needing if state.policy.risk(camera) == RISK_RESTRICTED)
+    agent = markdown(state.name)
+    if len(needing) == 1:
+        title = f"CCTV Sentinel: a camera needs action ({plain(state.name)})"
+    else:
+        title = f"CCTV Sentinel: {len(needing)} cameras need action ({plain(state.name)})"
+    lines = [
+        (
+            f"Agent **{agent}** reports {restricted} restricted camera(s)"
+            f" and {len(needing) - restricted} of concern:"
+        ),
+        "",
+    ]
+    for camera in needing[:NOTIFICATION_LINES]:
+        lines.append(_line(camera_placeholders(state, camera)))
+    if len(needing) > NOTIFICATION_LINES:
+        lines.append(f"- … and {len(needing) - NOTIFICATION_LINES} more")
+    lines += ["", "Isolate or acknowledge them under **Settings → Repairs**."]
+    return title[:200], "\n".join(lines)
 
 
-def _fill(template: str, placeholders: dict[str, str]) -> str:
-    # One pass, not str.format: values come from devices and may hold braces.
-    return _PLACEHOLDER.sub(lambda m: placeholders.get(m.group(1), m.group(0)), template)
+def _line(placeholders: Mapping[str, str]) -> str:
+    return (
+        f"- **{placeholders['name']}** ({placeholders['ip']}): made by"
+        f" {placeholders['manufacturer']}, labelled {placeholders['brand']};"
+        f" {placeholders['regimes']}"
+    )

@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.components.binary_sensor import (
-    BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .compat import BinarySensorDeviceClass
 from .coordinator import SentinelConfigEntry, SentinelCoordinator
 from .entity import AgentEntity, CameraEntity, async_track_cameras
 from .models import Camera
+from .text import plain
 
 PARALLEL_UPDATES = 0  # push only: nothing to throttle
 
@@ -37,11 +38,13 @@ ONLINE = BinarySensorEntityDescription(
 
 
 def _restricted_attributes(coordinator: SentinelCoordinator, camera: Camera) -> dict[str, Any]:
-    ignored = coordinator.policy.ignored_regimes
+    """The evidence a person checks: why, under which regimes (the full chain: diagnostics)."""
+    ignored = coordinator.state.policy.ignored_regimes
     return {
-        "regimes": [regime.label for regime in camera.regimes if regime.id not in ignored],
-        "reason": camera.risk_reason,
-        "explanation": camera.explanation,
+        "why": plain(camera.risk_reason or camera.explanation, 400),
+        "regimes": [plain(regime.label) for regime in camera.regimes if regime.id not in ignored],
+        "explanation": plain(camera.explanation, 400),
+        "confidence": round(camera.confidence * 100),
     }
 
 
@@ -50,7 +53,7 @@ CAMERA_BINARY_SENSORS: tuple[CameraBinarySensorDescription, ...] = (
         key="restricted_vendor",
         translation_key="restricted_vendor",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        value_fn=lambda coordinator, camera: coordinator.policy.restricted(camera),
+        value_fn=lambda coordinator, camera: coordinator.state.policy.restricted(camera),
         attributes_fn=_restricted_attributes,
     ),
 )
@@ -80,12 +83,13 @@ class AgentOnlineBinarySensor(AgentEntity, BinarySensorEntity):
     @property
     def available(self) -> bool:
         """Known while MQTT is connected and the agent's status has been heard."""
-        return self.coordinator.mqtt_connected and self.coordinator.agent_online is not None
+        state = self.coordinator.state
+        return state.mqtt_connected and state.agent_online is not None
 
     @property
     def is_on(self) -> bool:
         """True when the agent is online."""
-        return self.coordinator.agent_online is True
+        return self.coordinator.state.agent_online is True
 
 
 class CameraBinarySensor(CameraEntity, BinarySensorEntity):

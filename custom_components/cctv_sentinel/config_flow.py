@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.components import mqtt
 from homeassistant.config_entries import (
     ConfigEntry,
@@ -17,6 +16,9 @@ from homeassistant.config_entries import (
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -26,14 +28,17 @@ from homeassistant.helpers.selector import (
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
 from . import const
+from .compat import vol
 from .const import (
     CONF_ACKNOWLEDGED,
     CONF_AGENT_ID,
     CONF_ALERT_ELEVATED,
     CONF_BASE_TOPIC,
     CONF_IGNORED_REGIMES,
+    CONF_MAX_REPAIRS,
     CONF_PERSISTENT_NOTIFICATION,
     CONF_REGIMES,
+    CONF_SHOW_SERIAL,
     DEFAULT_BASE_TOPIC,
     DOMAIN,
 )
@@ -48,9 +53,13 @@ from .models import (
     split_discovery_topic,
 )
 from .policy import Policy
+from .text import markdown, plain
 
 MAX_AGENTS = 100
 """Most announcements one listening step collects (a hostile broker could send more)."""
+
+MAX_REPAIRS_LIMIT = 1000
+"""Most per-camera repairs a person may ask for before they are grouped."""
 
 BASE_TOPIC_SCHEMA = vol.Schema({vol.Required(CONF_BASE_TOPIC): TextSelector()})
 CONF_AGENT = "agent"
@@ -103,7 +112,7 @@ class SentinelConfigFlow(ConfigFlow, domain=DOMAIN):
             updates={CONF_BASE_TOPIC: announcement.base_topic}, reload_on_update=False
         )
         self._announcement = announcement
-        self.context["title_placeholders"] = {"name": announcement.name}
+        self.context["title_placeholders"] = {"name": plain(announcement.name)}
         return await self.async_step_confirm()
 
     async def async_step_confirm(
@@ -116,10 +125,10 @@ class SentinelConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(
             step_id="confirm",
             description_placeholders={
-                "name": self._announcement.name,
-                "agent_id": self._announcement.agent_id,
-                "version": self._announcement.version,
-                "base_topic": self._announcement.base_topic,
+                "name": markdown(self._announcement.name),
+                "agent_id": markdown(self._announcement.agent_id),
+                "version": markdown(self._announcement.version),
+                "base_topic": markdown(self._announcement.base_topic, 250),
             },
         )
 
@@ -156,7 +165,7 @@ class SentinelConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             return await self._async_create_unique(self._found[user_input[CONF_AGENT]])
         options = [
-            SelectOptionDict(value=agent_id, label=f"{found.name} ({agent_id})")
+            SelectOptionDict(value=agent_id, label=f"{plain(found.name)} ({agent_id})")
             for agent_id, found in sorted(self._found.items())
         ]
         return self.async_show_form(
@@ -268,7 +277,9 @@ class SentinelOptionsFlow(OptionsFlow):
         cameras: dict[str, str] = {camera: camera for camera in policy.acknowledged}
         if entry.state is ConfigEntryState.LOADED:
             coordinator = entry.runtime_data
-            regimes.update((key, regime.label) for key, regime in coordinator.regimes.items())
+            regimes.update(
+                (key, plain(regime.label)) for key, regime in coordinator.state.regimes.items()
+            )
             cameras.update(
                 (key, f"{camera_name(camera)} ({camera.ip})")
                 for key, camera in coordinator.cameras.items()
@@ -281,6 +292,8 @@ class SentinelOptionsFlow(OptionsFlow):
                     CONF_ALERT_ELEVATED: user_input[CONF_ALERT_ELEVATED],
                     CONF_ACKNOWLEDGED: sorted(user_input.get(CONF_ACKNOWLEDGED, ())),
                     CONF_PERSISTENT_NOTIFICATION: user_input[CONF_PERSISTENT_NOTIFICATION],
+                    CONF_MAX_REPAIRS: int(user_input[CONF_MAX_REPAIRS]),
+                    CONF_SHOW_SERIAL: user_input[CONF_SHOW_SERIAL],
                 }
             )
         schema: dict[vol.Marker, Any] = {}
@@ -296,6 +309,10 @@ class SentinelOptionsFlow(OptionsFlow):
         schema[
             vol.Required(CONF_PERSISTENT_NOTIFICATION, default=policy.persistent_notification)
         ] = BooleanSelector()
+        schema[vol.Required(CONF_MAX_REPAIRS, default=policy.max_repairs)] = NumberSelector(
+            NumberSelectorConfig(min=0, max=MAX_REPAIRS_LIMIT, step=1, mode=NumberSelectorMode.BOX)
+        )
+        schema[vol.Required(CONF_SHOW_SERIAL, default=policy.show_serial)] = BooleanSelector()
         return self.async_show_form(step_id="init", data_schema=vol.Schema(schema))
 
 

@@ -33,6 +33,11 @@ by default: forgetting to tick a new list must not hide a banned camera.
 CONF_ALERT_ELEVATED: Final = "alert_elevated"
 CONF_ACKNOWLEDGED: Final = "acknowledged"
 CONF_PERSISTENT_NOTIFICATION: Final = "persistent_notification"
+CONF_MAX_REPAIRS: Final = "max_repairs"
+"""Up to this many cameras needing action, one repair each; above it one grouped repair."""
+DEFAULT_MAX_REPAIRS: Final = 10
+CONF_SHOW_SERIAL: Final = "show_serial"
+"""Show the serial number the agent publishes on the device page (off: it identifies a unit)."""
 
 # Service actions and their fields.
 SERVICE_RESCAN: Final = "rescan"
@@ -73,3 +78,4 @@ DOCS_URL: Final = "https://github.com/cctv-sentinel/cctv-sentinel#home-assistant
 ISSUE_RESTRICTED: Final = "restricted_camera"
 ISSUE_ELEVATED: Final = "elevated_camera"
 ISSUE_UNSUPPORTED_SCHEMA: Final = "unsupported_schema"
+ISSUE_RESTRICTED_GROUP: Final = "restricted_cameras"

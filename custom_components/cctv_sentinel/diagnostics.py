@@ -20,7 +20,7 @@ from homeassistant.helpers import device_registry as dr
 from .coordinator import SentinelConfigEntry, SentinelCoordinator
 from .models import Camera
 
-TO_REDACT: Final = {"mac", "ip", "serial", "networks", "user_id", "user_name"}
+TO_REDACT: Final = {"mac", "ip", "serial", "web_url", "networks", "user_id", "user_name"}
 _MAC: Final = re.compile(r"\b[0-9a-fA-F]{2}(?:[:-][0-9a-fA-F]{2}){5}\b")
 _IPV4: Final = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 _BARE_MAC: Final = re.compile(r"\b[0-9a-f]{12}\b")
@@ -66,14 +66,15 @@ class _Anonymiser:
 
 def _camera(coordinator: SentinelCoordinator, camera: Camera) -> dict[str, Any]:
     data: dict[str, Any] = _plain(camera)
-    data["ha_risk"] = coordinator.policy.risk(camera)
-    data["ha_needs_repair"] = coordinator.policy.needs_repair(camera)
+    policy = coordinator.state.policy
+    data["ha_risk"] = policy.risk(camera)
+    data["ha_needs_repair"] = policy.needs_repair(camera)
     return data
 
 
 def _anonymise(coordinator: SentinelCoordinator, data: dict[str, Any]) -> dict[str, Any]:
     redacted = async_redact_data(data, TO_REDACT)
-    ids = sorted(set(coordinator.cameras) | coordinator.policy.acknowledged)
+    ids = sorted(set(coordinator.cameras) | coordinator.state.policy.acknowledged)
     anonymised: dict[str, Any] = _Anonymiser(ids).deep(redacted)
     return anonymised
 
@@ -89,9 +90,10 @@ async def async_get_config_entry_diagnostics(
             "data": dict(entry.data),
             "options": _plain(dict(entry.options)),
         },
-        "mqtt_connected": coordinator.mqtt_connected,
-        "agent_online": coordinator.agent_online,
-        "info": _plain(coordinator.info),
+        "mqtt_connected": coordinator.state.mqtt_connected,
+        "agent_online": coordinator.state.agent_online,
+        "info": _plain(coordinator.state.info),
+        "repairs": sorted(coordinator.alerts.issue_ids),
         "cameras": {
             camera_id: _camera(coordinator, camera)
             for camera_id, camera in sorted(coordinator.cameras.items())

@@ -6,8 +6,10 @@ from typing import Any
 
 from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from . import signals
 from .const import ENTITY_EVENT_TYPES
 from .coordinator import SentinelConfigEntry
 from .entity import AgentEntity
@@ -36,7 +38,11 @@ class CameraEventEntity(AgentEntity, EventEntity):
     async def async_added_to_hass(self) -> None:
         """Receive the coordinator's events."""
         await super().async_added_to_hass()
-        self.async_on_remove(self.coordinator.async_add_event_listener(self._handle_event))
+        self.async_on_remove(
+            async_dispatcher_connect(
+                self.hass, signals.camera_event(self.coordinator.entry.entry_id), self._handle_event
+            )
+        )
 
     @callback
     def _handle_event(self, event_type: str, data: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import voluptuous as vol
 
@@ -153,6 +154,17 @@ def _ip(value: Any) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError as err:
         raise vol.Invalid("expected an IP address") from err
+
+
+def _optional_web_url(value: Any) -> str | None:
+    """An http(s) URL of the camera's own web page (anything else is dropped, not fatal)."""
+    if value is None:
+        return None
+    text = _string(512)(value)
+    parsed = urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return None
+    return text
 
 
 def _optional_mac(value: Any) -> str | None:
@@ -297,7 +309,9 @@ CAMERA_SCHEMA: Final = vol.Schema(
         vol.Optional("manufacturer_id", default=None): _OPT_TEXT,
         vol.Optional("model", default=None): _OPT_TEXT,
         vol.Optional("firmware", default=None): _OPT_TEXT,
+        vol.Optional("hw_version", default=None): _OPT_TEXT,
         vol.Optional("serial", default=None): _optional_string(128),
+        vol.Optional("web_url", default=None): _optional_web_url,
         vol.Required("confidence"): vol.All(_number, vol.Range(min=0.0, max=1.0)),
         vol.Required("risk"): _one_of(RISKS),
         vol.Optional("risk_reason", default=""): _LONG_TEXT,
@@ -476,7 +490,10 @@ class Camera:
     manufacturer_id: str | None
     model: str | None
     firmware: str | None
+    hw_version: str | None
     serial: str | None
+    web_url: str | None
+    """The camera's web page, when the agent knows it (optional in schema version 1)."""
     confidence: float
     risk: str
     risk_reason: str
@@ -663,7 +680,9 @@ def parse_camera(payload: str | bytes | bytearray) -> Camera:
         manufacturer_id=data["manufacturer_id"],
         model=data["model"],
         firmware=data["firmware"],
+        hw_version=data["hw_version"],
         serial=data["serial"],
+        web_url=data["web_url"],
         confidence=data["confidence"],
         risk=data["risk"],
         risk_reason=data["risk_reason"],

@@ -16,7 +16,10 @@ from .const import (
     CONF_ACKNOWLEDGED,
     CONF_ALERT_ELEVATED,
     CONF_IGNORED_REGIMES,
+    CONF_MAX_REPAIRS,
     CONF_PERSISTENT_NOTIFICATION,
+    CONF_SHOW_SERIAL,
+    DEFAULT_MAX_REPAIRS,
 )
 from .models import RISK_ELEVATED, RISK_RESTRICTED, Camera
 
@@ -29,6 +32,8 @@ class Policy:
     alert_elevated: bool = False
     acknowledged: frozenset[str] = frozenset()
     persistent_notification: bool = False
+    max_repairs: int = DEFAULT_MAX_REPAIRS
+    show_serial: bool = False
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Policy:
@@ -38,6 +43,8 @@ class Policy:
             alert_elevated=bool(options.get(CONF_ALERT_ELEVATED, False)),
             acknowledged=frozenset(options.get(CONF_ACKNOWLEDGED, ())),
             persistent_notification=bool(options.get(CONF_PERSISTENT_NOTIFICATION, False)),
+            max_repairs=max(0, int(options.get(CONF_MAX_REPAIRS, DEFAULT_MAX_REPAIRS))),
+            show_serial=bool(options.get(CONF_SHOW_SERIAL, False)),
         )
 
     def risk(self, camera: Camera) -> str:

@@ -20,6 +20,7 @@ from homeassistant.helpers.typing import StateType
 from .coordinator import SentinelConfigEntry, SentinelCoordinator
 from .entity import AgentEntity, CameraEntity, async_track_cameras
 from .models import RISKS, Camera
+from .text import plain
 
 PARALLEL_UPDATES = 0  # push only: nothing to throttle
 
@@ -45,7 +46,7 @@ class CameraSensorDescription(SensorEntityDescription):
 
 
 def _text(value: str | None) -> str | None:
-    return value[:MAX_STATE_LEN] if value else None
+    return plain(value, MAX_STATE_LEN) or None
 
 
 AGENT_SENSORS: tuple[AgentSensorDescription, ...] = (
@@ -59,16 +60,14 @@ AGENT_SENSORS: tuple[AgentSensorDescription, ...] = (
         key="restricted_cameras",
         translation_key="restricted_cameras",
         state_class=SensorStateClass.MEASUREMENT,
-        value_fn=lambda coordinator: sum(
-            1 for camera in coordinator.cameras.values() if coordinator.policy.restricted(camera)
-        ),
+        value_fn=lambda coordinator: coordinator.state.restricted_count(),
     ),
     AgentSensorDescription(
         key="last_scan",
         translation_key="last_scan",
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda coordinator: (
-            coordinator.info.scan.last_finished if coordinator.info else None
+            coordinator.state.info.scan.last_finished if coordinator.state.info else None
         ),
     ),
 )
@@ -79,7 +78,7 @@ CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
         translation_key="risk",
         device_class=SensorDeviceClass.ENUM,
         options=list(RISKS),
-        value_fn=lambda coordinator, camera: coordinator.policy.risk(camera),
+        value_fn=lambda coordinator, camera: coordinator.state.policy.risk(camera),
     ),
     CameraSensorDescription(
         key="manufacturer",

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-import voluptuous as vol
 from homeassistant.core import (
     HomeAssistant,
     ServiceCall,
@@ -19,6 +18,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util.json import JsonValueType
 
+from .compat import vol
 from .const import (
     ATTR_DEVICE_ID,
     ATTR_MODE,
@@ -30,6 +30,7 @@ from .const import (
 )
 from .coordinator import SentinelCoordinator
 from .models import ISOLATION_MODES, MAX_TEXT, CommandResult
+from .text import plain
 
 DEVICE_IDS = vol.All(cv.ensure_list, [cv.string])
 REASON = vol.All(cv.string, vol.Length(max=MAX_TEXT))
@@ -71,7 +72,7 @@ def _resolve(hass: HomeAssistant, device_id: str) -> tuple[SentinelCoordinator, 
         camera_id = coordinator.camera_id_of(device)
         if camera_id is not None:
             return coordinator, camera_id
-    raise _invalid("not_our_device", device=device.name_by_user or device.name or device_id)
+    raise _invalid("not_our_device", device=plain(device.name_by_user or device.name) or device_id)
 
 
 async def _requester(hass: HomeAssistant, call: ServiceCall) -> tuple[str | None, str | None]:
@@ -113,7 +114,7 @@ def async_setup_services(hass: HomeAssistant) -> None:
                 targets.setdefault(coordinator.agent_id, (device_id, coordinator))
         else:
             for coordinator in _coordinators(hass):
-                targets[coordinator.agent_id] = (coordinator.agent_device_id, coordinator)
+                targets[coordinator.agent_id] = (coordinator.devices.agent_device_id, coordinator)
         if not targets:
             raise _invalid("no_agents")
         user_id, user_name = await _requester(hass, call)
@@ -178,8 +179,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
 
 def _check_isolation(coordinator: SentinelCoordinator, mode: str | None) -> None:
     """Refuse, before publishing, what the agent would certainly refuse."""
-    if not coordinator.has_isolation or coordinator.info is None:
+    info = coordinator.state.info
+    if not coordinator.state.has_isolation or info is None:
         raise _invalid("isolation_not_configured", agent=coordinator.name)
-    modes = coordinator.info.isolation.modes
+    modes = info.isolation.modes
     if mode is not None and modes and mode not in modes:
         raise _invalid("mode_not_supported", mode=mode, agent=coordinator.name)

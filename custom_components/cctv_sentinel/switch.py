@@ -27,7 +27,7 @@ async def async_setup_entry(
         entry,
         async_add_entities,
         lambda coordinator, camera: [IsolationSwitch(coordinator, camera, ISOLATION)],
-        only_if=lambda coordinator: coordinator.has_isolation,
+        only_if=lambda coordinator: coordinator.state.has_isolation,
     )
 
 
@@ -40,7 +40,7 @@ class IsolationSwitch(CameraEntity, SwitchEntity):
     @property
     def available(self) -> bool:
         """Available while the agent is and still has an isolation backend."""
-        return super().available and self.coordinator.has_isolation
+        return super().available and self.coordinator.state.has_isolation
 
     @property
     def is_on(self) -> bool | None:

@@ -156,7 +156,7 @@ async def test_generic_script_gets_the_camera(
     assert started[0].data["entity_id"] == ["script.block_on_opnsense"]
     assert started[0].data["variables"] == {
         "camera_entity": SENSOR,
-        "device_id": loaded.runtime_data.device_ids["accc8e0a0b0c"],
+        "device_id": loaded.runtime_data.devices.device_ids["accc8e0a0b0c"],
     }
 
 

@@ -23,8 +23,10 @@ from custom_components.cctv_sentinel.const import (
     CONF_ALERT_ELEVATED,
     CONF_BASE_TOPIC,
     CONF_IGNORED_REGIMES,
+    CONF_MAX_REPAIRS,
     CONF_PERSISTENT_NOTIFICATION,
     CONF_REGIMES,
+    CONF_SHOW_SERIAL,
     DOMAIN,
 )
 
@@ -114,7 +116,7 @@ async def test_discovery_confirm_form(hass: HomeAssistant, mqtt_mock: MqttMockHA
         "name": "Head office",
         "agent_id": AGENT_ID,
         "version": "0.1.0",
-        "base_topic": "cctv_sentinel",
+        "base_topic": "cctv\\_sentinel",  # markdown-escaped: agent strings are plain text
     }
 
 
@@ -381,6 +383,8 @@ async def test_options_loaded_entry(
             CONF_ALERT_ELEVATED: True,
             CONF_ACKNOWLEDGED: [LOW_ID],
             CONF_PERSISTENT_NOTIFICATION: True,
+            CONF_MAX_REPAIRS: 25,
+            CONF_SHOW_SERIAL: True,
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -389,6 +393,8 @@ async def test_options_loaded_entry(
         CONF_ALERT_ELEVATED: True,
         CONF_ACKNOWLEDGED: [LOW_ID],
         CONF_PERSISTENT_NOTIFICATION: True,
+        CONF_MAX_REPAIRS: 25,
+        CONF_SHOW_SERIAL: True,
     }
 
 
@@ -414,6 +420,8 @@ async def test_options_unloaded_entry_keeps_stored_choices(hass: HomeAssistant) 
             CONF_ALERT_ELEVATED: False,
             CONF_ACKNOWLEDGED: [],
             CONF_PERSISTENT_NOTIFICATION: False,
+            CONF_MAX_REPAIRS: 10,
+            CONF_SHOW_SERIAL: False,
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -422,7 +430,7 @@ async def test_options_unloaded_entry_keeps_stored_choices(hass: HomeAssistant) 
 
 
 async def test_options_without_regimes_or_cameras(hass: HomeAssistant) -> None:
-    """Nothing known yet: only the two switches are asked."""
+    """Nothing known yet: only the switches and the repair limit are asked."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=AGENT_ID,
@@ -433,13 +441,23 @@ async def test_options_without_regimes_or_cameras(hass: HomeAssistant) -> None:
     assert [str(key) for key in result["data_schema"].schema] == [
         CONF_ALERT_ELEVATED,
         CONF_PERSISTENT_NOTIFICATION,
+        CONF_MAX_REPAIRS,
+        CONF_SHOW_SERIAL,
     ]
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_ALERT_ELEVATED: True, CONF_PERSISTENT_NOTIFICATION: False}
+        result["flow_id"],
+        {
+            CONF_ALERT_ELEVATED: True,
+            CONF_PERSISTENT_NOTIFICATION: False,
+            CONF_MAX_REPAIRS: 3.0,  # the number box sends a float
+            CONF_SHOW_SERIAL: False,
+        },
     )
     assert entry.options == {
         CONF_IGNORED_REGIMES: [],
         CONF_ALERT_ELEVATED: True,
         CONF_ACKNOWLEDGED: [],
         CONF_PERSISTENT_NOTIFICATION: False,
+        CONF_MAX_REPAIRS: 3,
+        CONF_SHOW_SERIAL: False,
     }

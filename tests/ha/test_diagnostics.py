@@ -63,14 +63,14 @@ async def test_device_diagnostics(
     """A camera device gets its camera; the agent device gets the whole entry."""
     assert await async_setup_component(hass, "diagnostics", {})
     coordinator = loaded.runtime_data
-    camera = device_registry.async_get(coordinator.device_ids[RESTRICTED_ID])
+    camera = device_registry.async_get(coordinator.devices.device_ids[RESTRICTED_ID])
     data = await get_diagnostics_for_device(hass, hass_client, loaded, camera)
     assert_anonymous(data)
     assert data["camera"]["risk"] == "restricted"
     assert data["camera"]["ha_needs_repair"] is True
     assert data["camera"]["camera_id"] == "camera_2"
 
-    agent_device = device_registry.async_get(coordinator.agent_device_id)
+    agent_device = device_registry.async_get(coordinator.devices.agent_device_id)
     data = await get_diagnostics_for_device(hass, hass_client, loaded, agent_device)
     assert_anonymous(data)
     assert set(data["cameras"]) == {"camera_1", "camera_2", "camera_3"}

@@ -15,12 +15,13 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.cctv_sentinel.const import CONF_IGNORED_REGIMES, DOMAIN
+from custom_components.cctv_sentinel.compat import SINGLE_ENTRY_DEVICES
+from custom_components.cctv_sentinel.const import CONF_IGNORED_REGIMES, CONF_SHOW_SERIAL, DOMAIN
 
-from .conftest import AGENT_ID, LOW_ID, RESTRICTED_ID, FakeAgent
+from .conftest import AGENT_ID, LOW_ID, RESTRICTED_ID, FakeAgent, our_devices, our_entities
 
 CAMERA = "annke_c800"
 
@@ -45,7 +46,7 @@ async def test_platform_snapshot(
     snapshot: SnapshotAssertion,
     platform: Platform,
 ) -> None:
-    """Every entity of each platform: registry entry and state, for the example payloads."""
+    """Every entity of each platform: what we register and its state, for the example payloads."""
     with patch("custom_components.cctv_sentinel.PLATFORMS", [platform]):
         entry = await setup_entry()
         # The event entity's attributes name device ids, which differ on every run:
@@ -53,7 +54,7 @@ async def test_platform_snapshot(
         cameras = ("camera_restricted", "camera_low", "camera_unknown_routed")
         agent.start(*(() if platform is Platform.EVENT else cameras))
         await hass.async_block_till_done()
-        await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
+        assert our_entities(hass, entry.entry_id) == snapshot
 
 
 async def test_devices(
@@ -63,22 +64,97 @@ async def test_devices(
     snapshot: SnapshotAssertion,
 ) -> None:
     """One device for the agent and one per camera, with the real maker and MAC."""
-    devices = sorted(
-        dr.async_entries_for_config_entry(device_registry, loaded.entry_id),
-        key=lambda device: sorted(device.identifiers),
-    )
-    assert devices == snapshot
-    camera = device_registry.async_get(loaded.runtime_data.device_ids[RESTRICTED_ID])
+    assert our_devices(hass, loaded.entry_id) == snapshot
+    camera = device_registry.async_get(loaded.runtime_data.devices.device_ids[RESTRICTED_ID])
     assert camera is not None
     assert camera.manufacturer == "Hikvision"  # not "Annke", the label on the box
     assert camera.model == "C800"
     assert camera.sw_version == "V5.5.3 build 200315"
     assert camera.name == "Annke C800"
     assert (dr.CONNECTION_NETWORK_MAC, "bc:ad:28:00:10:21") in camera.connections
-    routed = device_registry.async_get(loaded.runtime_data.device_ids["ip-198-18-1-10"])
+    routed = device_registry.async_get(loaded.runtime_data.devices.device_ids["ip-198-18-1-10"])
     assert routed is not None
     assert routed.name == "Camera 198.18.1.10"  # no brand, no model: the IP
     assert routed.connections == set()
+
+
+def parent_of(device: dr.DeviceEntry) -> str | None:
+    """The registry id of a device's parent, on any line (both store via_device_id)."""
+    return device.via_device_id
+
+
+async def test_cameras_are_linked_to_their_agent(
+    hass: HomeAssistant, loaded: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
+    """Every camera device sits under the agent's device; the agent under nothing."""
+    devices = loaded.runtime_data.devices
+    for camera_id, device_id in devices.device_ids.items():
+        device = device_registry.async_get(device_id)
+        assert device is not None
+        assert parent_of(device) == devices.agent_device_id, camera_id
+    agent = device_registry.async_get(devices.agent_device_id)
+    assert agent is not None
+    assert agent.via_device_id is None
+    assert agent.entry_type is dr.DeviceEntryType.SERVICE
+    assert agent.sw_version == "0.1.0"
+
+
+async def test_device_page_fields(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    agent: FakeAgent,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Hardware version and web page when the agent knows them; serial only when opted in."""
+    device_ids = loaded.runtime_data.devices.device_ids
+    camera = device_registry.async_get(device_ids[RESTRICTED_ID])
+    assert camera is not None
+    assert camera.configuration_url == "http://192.168.10.21/"  # port 80 open
+    assert camera.hw_version is None
+    assert camera.serial_number is None  # the agent sent one; the user has not opted in
+
+    agent.camera("camera_restricted", hw_version="E1", web_url="https://192.168.10.21:8443/")
+    await hass.async_block_till_done()
+    camera = device_registry.async_get(device_ids[RESTRICTED_ID])
+    assert camera.hw_version == "E1"
+    assert camera.configuration_url == "https://192.168.10.21:8443/"
+
+    hass.config_entries.async_update_entry(loaded, options={CONF_SHOW_SERIAL: True})
+    await hass.async_block_till_done()
+    assert device_registry.async_get(device_ids[RESTRICTED_ID]).serial_number == "…8642"
+    hass.config_entries.async_update_entry(loaded, options={CONF_SHOW_SERIAL: False})
+    await hass.async_block_till_done()
+    assert device_registry.async_get(device_ids[RESTRICTED_ID]).serial_number is None
+
+    # A URL that is not a web page is dropped; the address stands in.
+    agent.camera("camera_restricted", web_url="javascript:alert(1)")
+    await hass.async_block_till_done()
+    assert device_registry.async_get(device_ids[RESTRICTED_ID]).configuration_url == (
+        "http://192.168.10.21/"
+    )
+
+
+async def test_hostile_device_strings_are_plain_text(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    agent: FakeAgent,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Control and bidi characters never reach a device name or a state."""
+    agent.camera(
+        "camera_low",
+        brand="Ax\u202eis\x1b]8;;https://evil.example\x07",
+        model="P3245\r\nSet-Cookie: x",
+        firmware="10.12\u200b.206",
+    )
+    await hass.async_block_till_done()
+    device = device_registry.async_get(loaded.runtime_data.devices.device_ids[LOW_ID])
+    assert device.name == "Axis ]8;;https://evil.example P3245 Set-Cookie: x"
+    assert device.sw_version == "10.12.206"
+    firmware = [
+        s.state for s in hass.states.async_all("sensor") if s.entity_id.endswith("_firmware")
+    ]
+    assert "10.12.206" in firmware
 
 
 async def test_states_follow_camera_payloads(
@@ -107,7 +183,7 @@ async def test_states_follow_camera_payloads(
     assert state(hass, "sensor.axis_p3245_lve_ip_address") == "192.168.10.31"
     assert state(hass, "sensor.axis_p3245_lve_firmware") == "11.0"
     assert state(hass, "sensor.head_office_restricted_cameras") == "2"
-    device = dr.async_get(hass).async_get(loaded.runtime_data.device_ids[LOW_ID])
+    device = dr.async_get(hass).async_get(loaded.runtime_data.devices.device_ids[LOW_ID])
     assert device is not None
     assert device.sw_version == "11.0"
 
@@ -164,7 +240,7 @@ async def test_removed_camera_is_removed(
     entity_registry: er.EntityRegistry,
 ) -> None:
     """An empty retained payload removes the device, its entities and its state."""
-    device_id = loaded.runtime_data.device_ids[RESTRICTED_ID]
+    device_id = loaded.runtime_data.devices.device_ids[RESTRICTED_ID]
     agent.remove(RESTRICTED_ID)
     await hass.async_block_till_done()
     assert device_registry.async_get(device_id) is None
@@ -185,20 +261,34 @@ async def test_removal_keeps_devices_shared_with_other_integrations(
     agent: FakeAgent,
     device_registry: dr.DeviceRegistry,
 ) -> None:
-    """Where HA merged our camera into another integration's device (by MAC), only we leave."""
+    """Another integration's device for the same camera survives our removal.
+
+    Up to HA 2026.7 the registry merges devices that share a MAC, so only our entry
+    leaves the shared device; from 2026.8 each entry has its own device and ours goes.
+    """
     other = MockConfigEntry(domain="unifi")
     other.add_to_hass(hass)
-    device_registry.async_get_or_create(
+    gate = device_registry.async_get_or_create(
         config_entry_id=other.entry_id,
         connections={(dr.CONNECTION_NETWORK_MAC, "bc:ad:28:00:10:21")},
         name="Gate camera",
     )
-    device_id = loaded.runtime_data.device_ids[RESTRICTED_ID]
+    ours = loaded.runtime_data.devices.device_ids[RESTRICTED_ID]
+    assert (ours == gate.id) is not SINGLE_ENTRY_DEVICES
     agent.remove(RESTRICTED_ID)
     await hass.async_block_till_done()
-    device = device_registry.async_get(device_id)
-    assert device is not None
-    assert device.config_entries == {other.entry_id}
+    survivor = device_registry.async_get(gate.id)
+    assert survivor is not None
+    assert survivor.name == "Gate camera"
+    assert [d.id for d in dr.async_entries_for_config_entry(device_registry, other.entry_id)] == [
+        gate.id
+    ]
+    assert RESTRICTED_ID not in {
+        loaded.runtime_data.camera_id_of(d)
+        for d in dr.async_entries_for_config_entry(device_registry, loaded.entry_id)
+    }
+    if SINGLE_ENTRY_DEVICES:
+        assert device_registry.async_get(ours) is None
 
 
 async def test_stale_devices_removed_after_a_scan(
@@ -368,7 +458,7 @@ async def test_info_of_another_agent_is_ignored(
     """Info naming another agent on our topic is not believed."""
     agent.info("info_no_isolation", agent_id="intruder")
     await hass.async_block_till_done()
-    assert loaded.runtime_data.has_isolation
+    assert loaded.runtime_data.state.has_isolation
 
 
 async def test_too_many_cameras_are_refused(
@@ -410,5 +500,5 @@ async def test_retired_agent_clears_info(
     """An empty info (the agent retired) keeps what is known; cameras go one by one."""
     agent.fire(agent.topics.info, "")
     await hass.async_block_till_done()
-    assert loaded.runtime_data.info is not None
+    assert loaded.runtime_data.state.info is not None
     assert state(hass, "sensor.head_office_last_scan") == "2026-11-28T09:15:04+00:00"

@@ -133,6 +133,6 @@ async def test_agent_isolation_events_are_relayed(
         ("isolation_failed", RESTRICTED_ID),
         ("isolation_applied", "0000000000aa"),
     ]
-    assert events[0].data["device_id"] == loaded.runtime_data.device_ids[RESTRICTED_ID]
+    assert events[0].data["device_id"] == loaded.runtime_data.devices.device_ids[RESTRICTED_ID]
     assert events[0].data["message"] == "nft: permission denied"
     assert events[1].data["device_id"] is None

@@ -71,16 +71,18 @@ async def test_unload_and_reload_leave_nothing_behind(
 ) -> None:
     """Unload drops subscriptions, repairs and entity states; reload brings them back."""
     assert issue_registry.async_get_issue(DOMAIN, f"camera_{AGENT_ID}_{RESTRICTED_ID}")
-    coordinator = loaded.runtime_data
-
     assert await hass.config_entries.async_unload(loaded.entry_id)
     await hass.async_block_till_done()
     assert loaded.state is ConfigEntryState.NOT_LOADED
     assert our_subscriptions(hass) == set()
     assert not [i for i in issue_registry.issues.values() if i.domain == DOMAIN]
-    assert not coordinator._listeners
-    assert not coordinator._structure_listeners
-    assert not coordinator._event_listeners
+    # Every entity and platform stopped listening to the entry's signals.
+    listening = {
+        str(signal)
+        for signal, targets in hass.data.get("dispatcher", {}).items()
+        if targets and str(signal).startswith(f"cctv_sentinel_{loaded.entry_id}")
+    }
+    assert listening == set()
     states = hass.states.async_all()
     ours = [s for s in states if s.entity_id.startswith(("sensor.annke", "binary_sensor.annke"))]
     assert ours
@@ -123,14 +125,14 @@ async def test_remove_entry_deletes_memory_and_notifications(
     hass.config_entries.async_update_entry(entry, options={CONF_PERSISTENT_NOTIFICATION: True})
     agent.start("camera_restricted")
     await hass.async_block_till_done()
-    assert f"{DOMAIN}_{AGENT_ID}_{RESTRICTED_ID}" in notifications(hass)
+    assert f"{DOMAIN}_{AGENT_ID}" in notifications(hass)
     assert await hass.config_entries.async_unload(entry.entry_id)
     assert f"{DOMAIN}.{entry.entry_id}" in hass_storage
 
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert f"{DOMAIN}.{entry.entry_id}" not in hass_storage
-    assert f"{DOMAIN}_{AGENT_ID}_{RESTRICTED_ID}" not in notifications(hass)
+    assert f"{DOMAIN}_{AGENT_ID}" not in notifications(hass)
 
 
 async def test_remove_config_entry_device(

@@ -145,14 +145,16 @@ def test_other_contract_violations(fixture: str, parse: Any, changes: dict[str, 
 
 
 def test_camera_names() -> None:
-    """Brand and model; a model that already names the brand; one of them; else the IP."""
+    """Label and model; a model that already names the label; one of them; the IP last."""
     base = payload("camera_restricted")
     cases = [
         ({}, "Annke C800"),
         ({"model": "annke C800"}, "annke C800"),
         ({"brand": None}, "Hikvision C800"),
-        ({"model": None}, "Annke 192.168.10.21"),
-        ({"brand": None, "manufacturer": None}, "C800 192.168.10.21"),
+        ({"model": None}, "Annke camera"),
+        ({"brand": None, "manufacturer": None}, "C800"),
+        # Device strings are shown as plain text: no control or bidi characters.
+        ({"brand": "Ann\u202eke\x1b[2J", "model": "C800\r\nInjected"}, "Annke [2J C800 Injected"),
         ({"brand": None, "manufacturer": None, "model": None}, "Camera 192.168.10.21"),
     ]
     for changes, name in cases:

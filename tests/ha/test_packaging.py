@@ -218,7 +218,9 @@ def _exception_keys_raised() -> set[str]:
 def test_every_exception_is_translated() -> None:
     """Every exception key the code raises has a message, and every message is used."""
     entity_keys = {d.translation_key for ds in ENTITY_KEYS.values() for d in ds}
-    raised = _exception_keys_raised() - entity_keys - set(STRINGS["issues"])
+    raised = (
+        _exception_keys_raised() - entity_keys - set(STRINGS["issues"]) - set(STRINGS["selector"])
+    )
     assert raised <= set(STRINGS["exceptions"]), raised - set(STRINGS["exceptions"])
     literals = {
         n.value for n in _code() if isinstance(n, ast.Constant) and isinstance(n.value, str)
@@ -264,7 +266,8 @@ def test_issue_placeholders_are_provided() -> None:
     """Every {placeholder} in the issue texts is one the integration fills in."""
     provided = {
         "name", "agent", "manufacturer", "brand", "model", "ip", "confidence", "regimes",
-        "explanation", "version", "error",
+        "explanation", "version", "error", "count", "failed", "restricted", "elevated",
+        "examples",
     }  # fmt: skip
     used = set(re.findall(r"\{(\w+)\}", json.dumps(STRINGS["issues"])))
     assert used <= provided

@@ -22,7 +22,7 @@ from custom_components.cctv_sentinel.const import (
 from .conftest import AGENT_ID, LOW_ID, RESTRICTED_ID, FakeAgent
 
 ISSUE_ID = f"camera_{AGENT_ID}_{RESTRICTED_ID}"
-NOTIFICATION_ID = f"{DOMAIN}_{AGENT_ID}_{RESTRICTED_ID}"
+NOTIFICATION_ID = f"{DOMAIN}_{AGENT_ID}"
 
 
 def issues(hass: HomeAssistant) -> dict[str, ir.IssueEntry]:
@@ -221,8 +221,8 @@ async def test_persistent_notification_on_detection(
     agent.start("camera_restricted")
     await hass.async_block_till_done()
     shown = notifications(hass)[NOTIFICATION_ID]
-    assert shown["title"] == "Restricted camera: Annke C800"
-    assert "was made by **Hikvision**" in shown["message"]
+    assert shown["title"] == "CCTV Sentinel: a camera needs action (Head office)"
+    assert "- **Annke C800** (192.168.10.21): made by Hikvision" in shown["message"]
     assert "FCC Covered List (US)" in shown["message"]
 
     agent.camera("camera_isolated")

@@ -34,7 +34,11 @@ def check_command(command: dict[str, Any]) -> None:
 def device_id(entry: MockConfigEntry, camera_id: str | None = None) -> str:
     """The device id of the agent (None) or one of its cameras."""
     coordinator = entry.runtime_data
-    return coordinator.agent_device_id if camera_id is None else coordinator.device_ids[camera_id]
+    return (
+        coordinator.devices.agent_device_id
+        if camera_id is None
+        else coordinator.devices.device_ids[camera_id]
+    )
 
 
 async def call(

@@ -1,0 +1,142 @@
+"""Home Assistant ingest benchmark: N agents x M retained camera states through HA's MQTT.
+
+Run with Home Assistant's test harness on each line (numbers in docs/benchmarks.md):
+
+    CCTV_BENCH_AGENTS=1 CCTV_BENCH_CAMERAS=1000 .venv/bin/pytest -p no:cacheprovider -q -s \
+        bench/bench_ha_ingest.py
+    CCTV_BENCH_AGENTS=5 CCTV_BENCH_CAMERAS=1000 scripts/ha-next pytest -p no:cacheprovider -q -s \
+        bench/bench_ha_ingest.py
+
+Messages go through HA's MQTT message dispatch (the mocked client's receive path, as in the
+integration's tests); the integration does everything it does for real: parse, device
+registry, entities, events, repairs. A watchdog task measures the event loop's longest stall.
+Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
+
+from custom_components.cctv_sentinel.const import CONF_AGENT_ID, CONF_BASE_TOPIC, DOMAIN
+
+PAYLOADS = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "payloads"
+AGENTS = int(os.environ.get("CCTV_BENCH_AGENTS", "1"))
+CAMERAS = int(os.environ.get("CCTV_BENCH_CAMERAS", "1000"))
+BATCH = 50
+"""Messages delivered per loop turn, as a broker's burst arrives in socket reads."""
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom_components/cctv_sentinel."""
+
+
+@pytest.fixture
+def expected_lingering_timers() -> bool:
+    """The mocked MQTT client leaves its misc timer running."""
+    return True
+
+
+def _payloads(agent: str) -> list[tuple[str, str]]:
+    base = json.loads((PAYLOADS / "camera_restricted.json").read_text("utf-8"))
+    messages = []
+    for n in range(CAMERAS):
+        data = copy.deepcopy(base)
+        camera_id = f"bcad28{n:06x}"
+        data["camera_id"] = camera_id
+        data["mac"] = ":".join(camera_id[i : i + 2] for i in range(0, 12, 2))
+        data["ip"] = f"198.18.{n // 250}.{n % 250 + 1}"
+        data["model"] = f"C{n}"
+        if n % 3:  # a realistic mix: one in three restricted
+            data["risk"] = "low"
+            data["manufacturer"] = "Axis Communications"
+            data["brand"] = "Axis"
+            data["regimes"] = []
+        messages.append((f"cctv_sentinel/{agent}/camera/{camera_id}", json.dumps(data)))
+    return messages
+
+
+@pytest.mark.timeout(1800)
+@pytest.mark.usefixtures("mqtt_mock")
+async def test_ingest(hass: HomeAssistant) -> None:
+    """Start-up, ingest time and the longest event-loop stall."""
+    info = json.loads((PAYLOADS / "info.json").read_text("utf-8"))
+    agents = [f"site-{n}" for n in range(AGENTS)]
+    messages = {agent: _payloads(agent) for agent in agents}
+    stall = 0.0
+    running = True
+
+    async def watchdog() -> None:
+        nonlocal stall
+        loop = asyncio.get_running_loop()
+        while running:
+            before = loop.time()
+            await asyncio.sleep(0.005)
+            stall = max(stall, loop.time() - before - 0.005)
+
+    watcher = asyncio.create_task(watchdog())
+    started = time.perf_counter()
+    for agent in agents:
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=agent,
+            unique_id=agent,
+            data={CONF_AGENT_ID: agent, CONF_BASE_TOPIC: "cctv_sentinel"},
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    setup_s = time.perf_counter() - started
+    stall_setup, stall = stall, 0.0
+
+    started = time.perf_counter()
+    for agent in agents:
+        async_fire_mqtt_message(hass, f"cctv_sentinel/{agent}/status", "online", retain=True)
+        async_fire_mqtt_message(
+            hass, f"cctv_sentinel/{agent}/info", json.dumps({**info, "agent_id": agent})
+        )
+    burst = [message for agent in agents for message in messages[agent]]
+    for offset in range(0, len(burst), BATCH):
+        for topic, payload in burst[offset : offset + BATCH]:
+            async_fire_mqtt_message(hass, topic, payload, qos=1, retain=True)
+        await asyncio.sleep(0)  # the next socket read
+    expected = AGENTS * (CAMERAS * 8 + 5)  # 8 entities per camera, 5 per agent
+    while len(hass.states.async_all()) < expected:  # entities are added in small batches
+        await hass.async_block_till_done()
+        await asyncio.sleep(0)
+    ingest_s = time.perf_counter() - started
+    running = False
+    await watcher
+    entities = len(hass.states.async_all())
+    restricted = sum(
+        int(state.state)
+        for state in hass.states.async_all("sensor")
+        if state.entity_id.endswith("_restricted_cameras")
+    )
+    print(
+        json.dumps(
+            {
+                "ha": __import__("homeassistant.const").const.__version__,
+                "agents": AGENTS,
+                "cameras_per_agent": CAMERAS,
+                "setup_s": round(setup_s, 2),
+                "setup_longest_stall_ms": round(stall_setup * 1000, 1),
+                "ingest_s": round(ingest_s, 2),
+                "ingest_longest_stall_ms": round(stall * 1000, 1),
+                "entities": entities,
+                "restricted": restricted,
+            }
+        )
+    )
+    assert restricted == AGENTS * len(range(0, CAMERAS, 3))
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        assert await hass.config_entries.async_unload(entry.entry_id)

@@ -1,0 +1,37 @@
+"""Dispatcher signals: how one agent's state reaches its entities (Home Assistant's push idiom).
+
+Each signal is scoped to one config entry, so agents never wake each other's entities.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.util.signal_type import SignalType
+
+__all__ = ["SignalType"]
+
+
+def agent_updated(entry_id: str) -> SignalType[()]:
+    """The agent's own state changed (info, counts): its entities write their state."""
+    return SignalType(f"cctv_sentinel_{entry_id}_agent")
+
+
+def camera_updated(entry_id: str, camera_id: str) -> SignalType[()]:
+    """One camera's state changed: that camera's entities write their state."""
+    return SignalType(f"cctv_sentinel_{entry_id}_camera_{camera_id}")
+
+
+def everything_updated(entry_id: str) -> SignalType[()]:
+    """Availability or the policy changed: every entity of the entry writes its state."""
+    return SignalType(f"cctv_sentinel_{entry_id}_all")
+
+
+def cameras_added(entry_id: str) -> SignalType[list[str]]:
+    """Cameras the entry had not seen before (ids, batched): platforms add their entities."""
+    return SignalType(f"cctv_sentinel_{entry_id}_cameras_added")
+
+
+def camera_event(entry_id: str) -> SignalType[str, dict[str, Any]]:
+    """An event about a camera (type, data): the event entity shows it."""
+    return SignalType(f"cctv_sentinel_{entry_id}_event")
