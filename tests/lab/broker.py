@@ -457,6 +457,29 @@ class Broker:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def bridge_config(
+    name: str, remote: Broker, topics: Sequence[str] = ("cctv_sentinel/#",)
+) -> list[str]:
+    """Config lines that bridge ``topics`` out of a site broker to ``remote`` (docs/estate.md).
+
+    The same settings docs/estate.md recommends: QoS 1 out, a persistent session
+    (``cleansession false``) so the site broker queues while the central broker is
+    away, and a quick restart so a test does not wait for mosquitto's default 30 s.
+    """
+    return [
+        f"connection {name}",
+        f"address {remote.host}:{remote.port}",
+        *(f"topic {topic} out 1" for topic in topics),
+        "cleansession false",
+        f"remote_clientid {name}",
+        "try_private true",
+        "notifications false",
+        "keepalive_interval 5",
+        "restart_timeout 1 2",
+        "max_queued_messages 100000",
+    ]
+
+
 # --- clients ------------------------------------------------------------------------
 
 

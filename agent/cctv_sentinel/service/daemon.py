@@ -781,7 +781,7 @@ class Service:
         sender = self._spawn(self.publisher.run(), "publisher")
         try:
             await self.client.wait_connected(timeout)
-            topics = [self.topics.discovery, self.topics.info]
+            topics = [self.topics.discovery, self.topics.info, self.topics.history]
             for record in self.inventory.records():
                 topics.append(self.topics.camera(record.camera_id))
                 topics.extend(self._ha.config_topics(record.camera_id))
