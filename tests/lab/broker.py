@@ -457,6 +457,12 @@ class Broker:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+ESTATE_QUEUE: tuple[str, ...] = ("max_queued_messages 100000",)
+"""Per-client queue for estate brokers (docs/estate.md): a client subscribing to ``<base>/#``
+on a central broker is handed every retained message at once, and Mosquitto's default of
+1,000 queued messages per client drops the rest."""
+
+
 def bridge_config(
     name: str, remote: Broker, topics: Sequence[str] = ("cctv_sentinel/#",)
 ) -> list[str]:
@@ -476,7 +482,7 @@ def bridge_config(
         "notifications false",
         "keepalive_interval 5",
         "restart_timeout 1 2",
-        "max_queued_messages 100000",
+        *ESTATE_QUEUE,
     ]
 
 

@@ -15,7 +15,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from cctv_sentinel.cli.errors import EXIT_OK, EXIT_RESTRICTED
+from cctv_sentinel.cli.errors import EXIT_OK, EXIT_RESTRICTED, say
 from cctv_sentinel.cli.options import write_output
 from cctv_sentinel.errors import UsageError
 from cctv_sentinel.estate.model import Targets, build_estate
@@ -115,6 +115,14 @@ def cmd_estate_report(args: argparse.Namespace) -> int:
         )
     )
     estate = build_estate(retained.items(), config.mqtt.base_topic)
+    short = estate.incomplete
+    if short:
+        read = sum(site.cameras_read for site in short)
+        announced = sum(site.cameras_announced or 0 for site in short)
+        say(
+            f"warning: {len(short)} site(s) incomplete: {read} of {announced} camera states read"
+            " (Mosquitto: raise max_queued_messages on the broker, docs/estate.md)"
+        )
     targets = Targets(default=args.target_date, per_regime=dict(args.regime_targets))
     today = dt.datetime.now(dt.UTC).date()
     if args.format == "html":

@@ -38,6 +38,20 @@ class Site:
     online: bool | None
     """The retained status (None: no status seen)."""
     networks: tuple[str, ...] = ()
+    cameras_read: int = 0
+    """Camera states read for this agent."""
+    cameras_announced: int | None = None
+    """How many cameras the agent's info says it has (None: no info read)."""
+
+    @property
+    def complete(self) -> bool:
+        """False when fewer camera states were read than the agent's info announces.
+
+        That happens when the broker drops retained messages on the way to the
+        reader (Mosquitto's per-client ``max_queued_messages``, docs/estate.md),
+        or when an agent's info and cameras are mid-update.
+        """
+        return self.cameras_announced is None or self.cameras_read >= self.cameras_announced
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +129,11 @@ class Estate:
     def restricted(self) -> tuple[EstateCamera, ...]:
         """The restricted cameras."""
         return tuple(c for c in self.cameras if c.risk == "restricted")
+
+    @property
+    def incomplete(self) -> tuple[Site, ...]:
+        """Sites of which fewer camera states were read than their info announces."""
+        return tuple(s for s in self.sites if not s.complete)
 
 
 # --------------------------------------------------------------------------- reading
@@ -257,10 +276,13 @@ def build_estate(messages: Iterable[tuple[str, bytes]], base: str) -> Estate:
     agents = sorted(set(parts.announcements) | set(parts.infos) | {a for a, _ in parts.cameras})
     sites: list[Site] = []
     site_of: dict[str, str] = {}
+    read = Counter(agent for agent, _ in parts.cameras)
     for agent in agents:
         doc = parts.infos.get(agent) or parts.announcements.get(agent) or {}
         name = _text(doc, "name") or agent
         networks = doc.get("networks")
+        counts = doc.get("counts")
+        announced = counts.get("cameras") if isinstance(counts, Mapping) else None
         site_of[agent] = name
         sites.append(
             Site(
@@ -272,6 +294,10 @@ def build_estate(messages: Iterable[tuple[str, bytes]], base: str) -> Estate:
                     for n in (networks if isinstance(networks, list) else [])
                     if isinstance(n, str)
                 ),
+                cameras_read=read[agent],
+                cameras_announced=announced
+                if isinstance(announced, int) and not isinstance(announced, bool)
+                else None,
             )
         )
     grouped: dict[str, list[tuple[Sighting, Mapping[str, Any]]]] = {}

@@ -209,6 +209,12 @@ def to_estate_html(
             f"cctv-sentinel {_e(__version__)}.</p>"
         ),
     ]
+    for site in estate.incomplete:
+        out.append(
+            f'<p class="overdue">Incomplete: {site.cameras_read} of {site.cameras_announced} '
+            f"camera states of {_e(site.name)} were read. If the broker is Mosquitto, raise its "
+            "<code>max_queued_messages</code> (docs/estate.md) and read again.</p>"
+        )
     if estate.skipped:
         out.append(
             f'<p class="small">{estate.skipped} retained message(s) were not what the MQTT '

@@ -172,3 +172,15 @@ def test_the_history_payload_matches_the_schema(messages):
             check("history", json.loads(raw))
         if "/discovery/" in topic:
             check("announcement", json.loads(raw))
+
+
+def test_a_site_with_fewer_states_than_its_info_announces_is_incomplete(messages):
+    assert build_estate(messages, support.BASE).incomplete == ()
+    # A broker that drops retained messages on the way (Mosquitto's per-client queue).
+    dropped = [
+        (t, p)
+        for t, p in messages
+        if not (t.startswith(f"{support.BASE}/library/camera/") and t.endswith("77"))
+    ]
+    short = build_estate(dropped, support.BASE).incomplete
+    assert [(s.agent_id, s.cameras_read, s.cameras_announced) for s in short] == [("library", 3, 4)]

@@ -26,7 +26,7 @@ import pytest
 from cctv_sentinel.service.config import config_from_mapping
 from tests.agent.service.support import axis, dahua_routed, hikvision
 from tests.agent.service.test_service import ScriptedNetwork, running
-from tests.lab.broker import Broker, Subscriber, bridge_config
+from tests.lab.broker import ESTATE_QUEUE, Broker, Subscriber, bridge_config
 from tests.lab.procs import child_env
 
 pytestmark = pytest.mark.broker
@@ -61,7 +61,7 @@ async def until(sub: Subscriber, predicate: Any, timeout: float = 30.0) -> Any:
 
 @pytest.fixture
 def estate(tmp_path: Path):
-    central = Broker(persistence=True, workdir=tmp_path / "central")
+    central = Broker(persistence=True, workdir=tmp_path / "central", extra_config=ESTATE_QUEUE)
     central.start()
     sites = []
     try:
