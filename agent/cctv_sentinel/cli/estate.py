@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import datetime as dt
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,12 @@ def _mqtt_section(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None
     return data, base
 
 
+def _drain(messages: dict[str, bytes]) -> Iterator[tuple[str, bytes]]:
+    """Hand over and forget each message (the estate does not depend on their order)."""
+    while messages:
+        yield messages.popitem()
+
+
 def cmd_estate_report(args: argparse.Namespace) -> int:
     """Read the estate from the broker and write the HTML or CSV report."""
     if args.inputs:
@@ -114,7 +121,9 @@ def cmd_estate_report(args: argparse.Namespace) -> int:
             progress=lambda n, c, final: progress.update(n, c, final=final),
         )
     )
-    estate = build_estate(retained.items(), config.mqtt.base_topic)
+    estate = build_estate(
+        _drain(retained.messages), config.mqtt.base_topic, skipped=retained.oversize
+    )
     short = estate.incomplete
     if short:
         read = sum(site.cameras_read for site in short)

@@ -12,6 +12,7 @@ is not what the contract says is counted and skipped, never trusted.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -139,13 +140,36 @@ class Estate:
 # --------------------------------------------------------------------------- reading
 
 
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What one agent says of one camera, read and cleaned once (the JSON is not kept)."""
+
+    camera_id: str
+    stable: bool
+    ip: str
+    state: str
+    isolation: str
+    first_seen: str
+    last_seen: str
+    brand: str | None
+    manufacturer: str | None
+    model: str | None
+    firmware: str | None
+    risk: str
+    confidence: float
+    regimes: tuple[str, ...]
+    explanation: str
+    evidence: tuple[str, ...]
+
+
 @dataclass
 class _Parts:
     announcements: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     infos: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     status: dict[str, bool] = field(default_factory=dict)
-    cameras: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    cameras: dict[tuple[str, str], _View] = field(default_factory=dict)
     histories: dict[str, tuple[DayCounts, ...]] = field(default_factory=dict)
+    regime_names: dict[str, str] = field(default_factory=dict)
     skipped: int = 0
 
 
@@ -193,24 +217,30 @@ def _sort(parts: _Parts, base: str, topic: str, payload: bytes) -> None:
         if doc is None or doc.get("camera_id") != rest[1] or not isinstance(doc.get("ip"), str):
             parts.skipped += 1
         else:
-            parts.cameras[(agent, rest[1])] = doc
+            parts.cameras[(agent, rest[1])] = _view(rest[1], doc, parts.regime_names)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _plain(value: str, max_len: int) -> str | None:
+    # Estates repeat themselves (models, evidence rules, regime names): clean each string once.
+    return clean(value, max_len) or None
 
 
 def _text(doc: Mapping[str, Any], key: str, max_len: int = 256) -> str | None:
     value = doc.get(key)
-    return clean(value, max_len) or None if isinstance(value, str) else None
+    return _plain(value, max_len) if isinstance(value, str) else None
 
 
 def _regime_ids(doc: Mapping[str, Any], names: dict[str, str]) -> tuple[str, ...]:
-    out: list[str] = []
+    out: set[str] = set()
     regimes = doc.get("regimes")
     for item in regimes if isinstance(regimes, list) else []:
         if isinstance(item, Mapping) and isinstance(item.get("id"), str):
-            rid = clean(item["id"], 64)
-            name = item.get("name")
-            names.setdefault(rid, clean(name, 256) if isinstance(name, str) else rid)
-            out.append(rid)
-    return tuple(sorted(set(out)))
+            rid = _plain(item["id"], 64) or "?"
+            if rid not in names:
+                names[rid] = _text(item, "name") or rid
+            out.add(rid)
+    return tuple(sorted(out))
 
 
 def _evidence_lines(doc: Mapping[str, Any]) -> tuple[str, ...]:
@@ -228,34 +258,18 @@ def _evidence_lines(doc: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _sighting(agent: str, site: str, doc: Mapping[str, Any]) -> Sighting:
+def _view(camera_id: str, doc: Mapping[str, Any], names: dict[str, str]) -> _View:
     isolation = doc.get("isolation")
     state = isolation.get("state") if isinstance(isolation, Mapping) else None
-    return Sighting(
-        agent_id=agent,
-        site=site,
+    confidence = doc.get("confidence")
+    return _View(
+        camera_id=camera_id,
+        stable=doc.get("stable") is True and not camera_id.startswith("ip-"),
         ip=_text(doc, "ip", 64) or "",
         state=_text(doc, "state", 16) or "present",
-        isolation=state if isinstance(state, str) else "none",
+        isolation=state if state in {"none", "isolated", "failed"} else "none",
         first_seen=_text(doc, "first_seen", 64) or "",
         last_seen=_text(doc, "last_seen", 64) or "",
-    )
-
-
-def _merge(
-    key: str, views: Sequence[tuple[Sighting, Mapping[str, Any]]], names: dict[str, str]
-) -> EstateCamera:
-    # The facts come from the freshest view; ties go to the agent id, so the
-    # result never depends on the order messages arrived in.
-    sighting, doc = max(
-        views, key=lambda v: (v[0].state == "present", v[0].last_seen, v[0].agent_id)
-    )
-    confidence = doc.get("confidence")
-    return EstateCamera(
-        key=key,
-        camera_id=str(doc["camera_id"]),
-        sightings=tuple(sorted((v[0] for v in views), key=lambda s: (s.site, s.agent_id))),
-        ip=sighting.ip,
         brand=_text(doc, "brand"),
         manufacturer=_text(doc, "manufacturer"),
         model=_text(doc, "model"),
@@ -268,9 +282,45 @@ def _merge(
     )
 
 
-def build_estate(messages: Iterable[tuple[str, bytes]], base: str) -> Estate:
-    """The estate from retained (topic, payload) pairs under ``base``."""
-    parts = _Parts()
+def _sighting(agent: str, site: str, view: _View) -> Sighting:
+    return Sighting(
+        agent_id=agent,
+        site=site,
+        ip=view.ip,
+        state=view.state,
+        isolation=view.isolation,
+        first_seen=view.first_seen,
+        last_seen=view.last_seen,
+    )
+
+
+def _merge(key: str, views: Sequence[tuple[Sighting, _View]]) -> EstateCamera:
+    # The facts come from the freshest view of a present camera; ties go to the
+    # agent id, so the result never depends on the order messages arrived in.
+    _, view = max(views, key=lambda v: (v[0].state == "present", v[0].last_seen, v[0].agent_id))
+    return EstateCamera(
+        key=key,
+        camera_id=view.camera_id,
+        sightings=tuple(sorted((v[0] for v in views), key=lambda s: (s.site, s.agent_id))),
+        ip=view.ip,
+        brand=view.brand,
+        manufacturer=view.manufacturer,
+        model=view.model,
+        firmware=view.firmware,
+        risk=view.risk,
+        confidence=view.confidence,
+        regimes=view.regimes,
+        explanation=view.explanation,
+        evidence=view.evidence,
+    )
+
+
+def build_estate(messages: Iterable[tuple[str, bytes]], base: str, *, skipped: int = 0) -> Estate:
+    """The estate from retained (topic, payload) pairs under ``base``.
+
+    ``skipped`` counts messages the reader already left out (too large to keep).
+    """
+    parts = _Parts(skipped=skipped)
     for topic, payload in messages:
         _sort(parts, base, topic, payload)
     agents = sorted(set(parts.announcements) | set(parts.infos) | {a for a, _ in parts.cameras})
@@ -300,18 +350,16 @@ def build_estate(messages: Iterable[tuple[str, bytes]], base: str) -> Estate:
                 else None,
             )
         )
-    grouped: dict[str, list[tuple[Sighting, Mapping[str, Any]]]] = {}
-    for (agent, camera_id), doc in sorted(parts.cameras.items()):
-        stable = doc.get("stable") is True and not camera_id.startswith("ip-")
-        key = camera_id if stable else f"{agent}/{camera_id}"
-        grouped.setdefault(key, []).append((_sighting(agent, site_of[agent], doc), doc))
-    names: dict[str, str] = {}
-    cameras = tuple(_merge(key, views, names) for key, views in sorted(grouped.items()))
+    grouped: dict[str, list[tuple[Sighting, _View]]] = {}
+    for (agent, camera_id), view in sorted(parts.cameras.items()):
+        key = camera_id if view.stable else f"{agent}/{camera_id}"
+        grouped.setdefault(key, []).append((_sighting(agent, site_of[agent], view), view))
+    cameras = tuple(_merge(key, views) for key, views in sorted(grouped.items()))
     return Estate(
         sites=tuple(sites),
         cameras=cameras,
         histories=dict(parts.histories),
-        regime_names=names,
+        regime_names=dict(parts.regime_names),
         skipped=parts.skipped,
     )
 

@@ -14,10 +14,11 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from cctv_sentinel.errors import MqttError
+from cctv_sentinel.estate.model import MAX_PAYLOAD
 from cctv_sentinel.mqtt.client import MqttClient, MqttSettings
 
 MAX_RETAINED: int = 200_000
@@ -26,6 +27,14 @@ MAX_RETAINED: int = 200_000
 
 class EstateReadError(MqttError):
     """The broker could not be reached or read (exit 2: the command cannot do its job)."""
+
+
+@dataclass
+class Retained:
+    """What a read brought: topic -> payload, and how many payloads were too large to keep."""
+
+    messages: dict[str, bytes]
+    oversize: int = 0
 
 
 @dataclass
@@ -52,6 +61,47 @@ class Progress:
         self.stream.flush()
 
 
+@dataclass
+class _Collector:
+    """Keeps retained messages as they arrive (bounded), and when the last one came."""
+
+    progress: Callable[[int, int, bool], None] | None
+    retained: dict[str, bytes] = field(default_factory=dict)
+    oversize: int = 0
+    cameras: int = 0
+    last: float = field(default_factory=time.monotonic)
+
+    def on_message(self, topic: str, payload: bytes, is_retained: bool) -> None:
+        if not is_retained or len(self.retained) >= MAX_RETAINED:
+            return
+        self.last = time.monotonic()
+        if len(payload) > MAX_PAYLOAD:
+            self.oversize += 1
+            self.retained.pop(topic, None)
+        elif payload:
+            if topic not in self.retained and "/camera/" in topic:
+                self.cameras += 1
+            self.retained[topic] = payload
+        if self.progress is not None:
+            self.progress(len(self.retained), self.cameras, False)
+
+
+async def _connect_once(client: MqttClient, settings: MqttSettings, timeout: float) -> None:
+    """Wait for the first connection attempt; raise EstateReadError if it fails.
+
+    A report that cannot reach its broker says so at once instead of retrying
+    with backoff as the service does.
+    """
+    connect_by = time.monotonic() + min(timeout, settings.connect_timeout)
+    while not client.connected and client.last_error is None:
+        if time.monotonic() >= connect_by:
+            break
+        await asyncio.sleep(0.05)
+    if not client.connected:
+        why = client.last_error or "no answer"
+        raise EstateReadError(f"cannot read the estate from {settings.url}: {why}")
+
+
 async def read_retained(
     settings: MqttSettings,
     base: str,
@@ -59,25 +109,14 @@ async def read_retained(
     quiet: float = 1.0,
     timeout: float = 60.0,
     progress: Callable[[int, int, bool], None] | None = None,
-) -> dict[str, bytes]:
-    """Every retained message under ``base``: topic -> payload (empty payloads dropped)."""
-    retained: dict[str, bytes] = {}
-    last = time.monotonic()
-    cameras = 0
+) -> Retained:
+    """Every retained message under ``base`` (empty ones dropped, oversize ones counted).
 
-    def on_message(topic: str, payload: bytes, is_retained: bool) -> None:
-        nonlocal last, cameras
-        if not is_retained or len(retained) >= MAX_RETAINED:
-            return
-        last = time.monotonic()
-        if payload:
-            if topic not in retained and "/camera/" in topic:
-                cameras += 1
-            retained[topic] = payload
-        if progress is not None:
-            progress(len(retained), cameras, False)
-
-    client = MqttClient(settings, on_message=on_message)
+    Memory stays bounded whatever is on the broker: at most :data:`MAX_RETAINED`
+    messages of at most :data:`~cctv_sentinel.estate.model.MAX_PAYLOAD` bytes.
+    """
+    collector = _Collector(progress)
+    client = MqttClient(settings, on_message=collector.on_message)
     # The read reports its own connection failure (one line, exit 2); the
     # client's "retrying with backoff" warnings are for the service.
     client_log = logging.getLogger("cctv_sentinel.mqtt.client")
@@ -86,20 +125,11 @@ async def read_retained(
     runner = asyncio.create_task(client.run())
     deadline = time.monotonic() + timeout
     try:
-        # One attempt: a report that cannot reach its broker says so at once
-        # instead of retrying with backoff as the service does.
-        connect_by = time.monotonic() + min(timeout, settings.connect_timeout)
-        while not client.connected and client.last_error is None:
-            if time.monotonic() >= connect_by:
-                break
-            await asyncio.sleep(0.05)
-        if not client.connected:
-            why = client.last_error or "no answer"
-            raise EstateReadError(f"cannot read the estate from {settings.url}: {why}")
+        await _connect_once(client, settings, timeout)
         await client.subscribe(f"{base}/#")
-        last = time.monotonic()
-        while time.monotonic() < deadline and len(retained) < MAX_RETAINED:
-            idle = time.monotonic() - last
+        collector.last = time.monotonic()
+        while time.monotonic() < deadline and len(collector.retained) < MAX_RETAINED:
+            idle = time.monotonic() - collector.last
             if idle >= quiet:
                 break
             await asyncio.sleep(min(quiet - idle, 0.1))
@@ -110,5 +140,5 @@ async def read_retained(
             await runner
         client_log.setLevel(level)
     if progress is not None:
-        progress(len(retained), cameras, True)
-    return retained
+        progress(len(collector.retained), collector.cameras, True)
+    return Retained(collector.retained, collector.oversize)

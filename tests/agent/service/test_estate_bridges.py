@@ -116,13 +116,18 @@ async def test_bridges_carry_every_state_through_outages_without_loss(estate, tm
             assert set(cameras_on(sub, "library")) == want_b
             for agent in ("town-hall", "library"):
                 assert json.loads(sub.state()[f"cctv_sentinel/{agent}/history"])["days"]
-            # Nothing duplicated: each camera was announced once per agent.
-            found = [
-                (m.topic, m.json()["camera_id"])
-                for m in sub.messages()
-                if m.topic.endswith("/event") and m.json()["type"] == "camera_found"
-            ]
-            assert len(found) == len(set(found))
+            # Nothing duplicated: each camera was announced once per agent. QoS 1 is at least
+            # once, so a message in flight when a broker went away may arrive twice: with the
+            # same event_id, which is what a consumer dedupes on (docs/mqtt.md, Event).
+            found: dict[tuple[str, str], set[str]] = {}
+            for m in sub.messages():
+                if m.topic.endswith("/event") and m.json()["type"] == "camera_found":
+                    found.setdefault((m.topic, m.json()["camera_id"]), set()).add(
+                        m.json()["event_id"]
+                    )
+            # (Events are not state: this observer's own session restarts with the central
+            # broker, so it may miss some; the retained state above is what must be complete.)
+            assert all(len(ids) == 1 for ids in found.values()), found
 
             report = await asyncio.to_thread(
                 subprocess.run,
