@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from cctv_sentinel._util.permissions import make_private_database
 from cctv_sentinel.errors import (
     HostEnvironmentError,
     SentinelError,
@@ -187,8 +187,7 @@ class Inventory:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Created private before SQLite opens it: it holds full serial numbers.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
+            make_private_database(self.path)
         except OSError as err:
             raise HostEnvironmentError(
                 f"cannot create the inventory {self.path}: {err.strerror}"
