@@ -7,6 +7,7 @@ one on real SQLite; the damage is real bytes overwritten in the file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import logging
@@ -23,7 +24,9 @@ from cctv_sentinel.errors import StateCorruptError, StateUnwritableError
 from cctv_sentinel.inventory.records import CameraFacts, ScanRecord
 from cctv_sentinel.inventory.recovery import recover
 from cctv_sentinel.inventory.store import DB_NAME, Inventory
+from cctv_sentinel.service.daemon import Service
 from tests.agent.service.support import facts, hikvision
+from tests.agent.service.test_service import ScriptedNetwork, make_config
 
 T0 = 1_795_000_000.0
 PAGE = 4096
@@ -290,3 +293,43 @@ def test_the_documented_unit_restarts_on_state_failures_and_not_on_a_clean_stop(
     assert not systemd_restarts(settings, 0)
     # The start limit (5 in 10 s by default) is never reached at this pace.
     assert float(settings["Service.RestartSec"][-1].removesuffix("s")) * 5 > 10
+
+
+# --- damage found while the service runs -------------------------------------------------
+
+
+async def test_damage_found_mid_run_stops_the_service_with_the_state_error(
+    broker, tmp_path: Path
+) -> None:
+    observations = []
+    for n in range(300):
+        ip = f"198.18.{n // 200}.{n % 200 + 20}"
+        mac = f"bc:ad:28:00:{n // 256:02x}:{n % 256:02x}"
+        observations += hikvision(ip, mac, serial=f"DS-2CD2143G2-I2022{n:012d}")
+    network = ScriptedNetwork(observations)
+    state = tmp_path / "state"
+    config = make_config(broker, state, scan={"interval": 600, "jitter": 0})
+    service = await asyncio.to_thread(Service, config, scan=network, interfaces=list, passive=False)
+    task = asyncio.create_task(service.run())
+    try:
+        await service.client.wait_connected(10)
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(service.inventory.records()) < 300:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+        db = service.inventory.inventory.db
+
+        def damage() -> None:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("PRAGMA shrink_memory")  # what SQLite has cached is read again
+            corrupt(state / DB_NAME, 100, 40)
+
+        await service.inventory._call(damage)
+        service._rescan.set()  # the next scan writes every camera again
+        with pytest.raises(StateCorruptError, match="recover-state"):
+            await asyncio.wait_for(task, 60)
+    finally:
+        if not task.done():
+            service.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 20)
