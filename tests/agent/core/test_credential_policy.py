@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cctv_sentinel._util.secret import Secret
-from cctv_sentinel.discovery import credential_policy, http, httpclient
+from cctv_sentinel.discovery import credential_policy, http, httpclient, onvif
 from cctv_sentinel.discovery.base import ProbeContext, Timing
 from cctv_sentinel.discovery.credentials import Credential, credentials_from_mapping
 from cctv_sentinel.errors import ConfigError
@@ -278,3 +278,68 @@ async def test_a_host_the_file_names_needs_no_other_evidence() -> None:
         await http.endpoint(ctx, "127.0.0.1", port, False, "/ISAPI/System/deviceInfo", None)
     assert observations[-1].fields["auth"] == "ok"
     assert PASSWORD.encode() not in crossed(seen)
+
+
+DEVICE_INFORMATION = (
+    b'<?xml version="1.0"?><s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"'
+    b' xmlns:tds="http://www.onvif.org/ver10/device/wsdl"><s:Body>'
+    b"<tds:GetDeviceInformationResponse><tds:Manufacturer>Acme</tds:Manufacturer>"
+    b"<tds:Model>Cam-1</tds:Model></tds:GetDeviceInformationResponse></s:Body></s:Envelope>"
+)
+
+
+@pytest.mark.parametrize(("scheme", "answered"), [("digest", True), ("basic", False)])
+async def test_onvif_behind_http_auth_gets_digest_never_basic(scheme: str, answered: bool) -> None:
+    seen: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ", 1)[1].split(b"\r\n")[0])
+                body = await reader.readexactly(length)
+                seen.append(head + body)
+                if b"\r\nAuthorization: Digest" in head:
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: "
+                        + str(len(DEVICE_INFORMATION)).encode()
+                        + b"\r\n\r\n"
+                        + DEVICE_INFORMATION
+                    )
+                else:
+                    challenge = (
+                        b'Digest realm="onvif", qop="auth", nonce="n1"'
+                        if scheme == "digest"
+                        else b'Basic realm="onvif"'
+                    )
+                    writer.write(
+                        b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: "
+                        + challenge
+                        + b"\r\nContent-Length: 0\r\n\r\n"
+                    )
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ctx = context({}, [])
+        target = onvif.Target("127.0.0.1", port, onvif.DEVICE_SERVICE_PATH, False)
+        credential = Credential("admin", Secret(PASSWORD))
+        if answered:
+            fields = await onvif.ask(ctx, target, credential, onvif.Clock())
+            assert fields == {"manufacturer": "Acme", "model": "Cam-1"}
+        else:
+            with pytest.raises(onvif.RefusedError) as err:
+                await onvif.ask(ctx, target, credential, onvif.Clock())
+            assert onvif.refused(err.value)
+    finally:
+        server.close()
+        await server.wait_closed()
+    wire = crossed(seen)
+    assert b"#PasswordDigest" in wire  # WS-Security in the body, as always
+    assert PASSWORD.encode() not in wire
+    assert BASIC_TOKEN.encode() not in wire
