@@ -68,44 +68,46 @@ def day_counts(
     )
 
 
-def record_day(
-    db: sqlite3.Connection, date: str, records: Collection[CameraRecord], isolated: Collection[str]
-) -> DayCounts:
-    """Update ``restricted_seen`` and today's row; return the row."""
-    db.executescript(PROGRESS_DDL)
-    with db:
-        now_restricted = [(r.camera_id,) for r in records if r.risk == "restricted"]
-        cleared = [
-            (r.camera_id,) for r in records if r.state == "present" and r.risk != "restricted"
-        ]
-        db.executemany("INSERT OR IGNORE INTO restricted_seen VALUES (?)", now_restricted)
-        db.executemany("DELETE FROM restricted_seen WHERE camera_id = ?", cleared)
-        seen = {row[0] for row in db.execute("SELECT camera_id FROM restricted_seen")}
-        counts = day_counts(date, records, isolated, seen)
-        db.execute(
-            "INSERT OR REPLACE INTO daily_counts VALUES (?, ?, ?, ?, ?)",
-            (
-                counts.date,
-                counts.cameras,
-                counts.restricted_in_place,
-                counts.restricted_isolated,
-                counts.restricted_gone,
-            ),
-        )
-        db.execute(
-            "DELETE FROM daily_counts WHERE date NOT IN"
-            " (SELECT date FROM daily_counts ORDER BY date DESC LIMIT ?)",
-            (MAX_DAYS_KEPT,),
-        )
-    return counts
+PROGRESS_TABLES: Final = frozenset({"restricted_seen", "daily_counts"})
+
+INSERT_SEEN: Final = "INSERT OR IGNORE INTO restricted_seen VALUES (?)"
+DELETE_SEEN: Final = "DELETE FROM restricted_seen WHERE camera_id = ?"
+UPSERT_DAY: Final = "INSERT OR REPLACE INTO daily_counts VALUES (?, ?, ?, ?, ?)"
+PRUNE_DAYS: Final = (
+    "DELETE FROM daily_counts WHERE date NOT IN"
+    " (SELECT date FROM daily_counts ORDER BY date DESC LIMIT ?)"
+)
+SELECT_SEEN: Final = "SELECT camera_id FROM restricted_seen"
+SELECT_DAYS: Final = (
+    "SELECT date, cameras, restricted_in_place, restricted_isolated, restricted_gone"
+    " FROM daily_counts ORDER BY date DESC LIMIT ?"
+)
 
 
-def recorded_days(db: sqlite3.Connection, limit: int) -> list[DayCounts]:
-    """The newest ``limit`` rows, oldest first."""
-    db.executescript(PROGRESS_DDL)
-    rows = db.execute(
-        "SELECT date, cameras, restricted_in_place, restricted_isolated, restricted_gone"
-        " FROM daily_counts ORDER BY date DESC LIMIT ?",
-        (limit,),
-    ).fetchall()
-    return [DayCounts(*row) for row in reversed(rows)]
+def restricted_seen_after(seen: Collection[str], records: Iterable[CameraRecord]) -> set[str]:
+    """The ever-restricted ids after a day: plus today's restricted, minus corrected verdicts."""
+    out = set(seen)
+    for record in records:
+        if record.risk == "restricted":
+            out.add(record.camera_id)
+        elif record.state == "present":
+            out.discard(record.camera_id)
+    return out
+
+
+def day_row(counts: DayCounts) -> tuple[str, int, int, int, int]:
+    """The ``daily_counts`` row of a day."""
+    return (
+        counts.date,
+        counts.cameras,
+        counts.restricted_in_place,
+        counts.restricted_isolated,
+        counts.restricted_gone,
+    )
+
+
+def load_progress(db: sqlite3.Connection) -> tuple[set[str], dict[str, DayCounts]]:
+    """The ever-restricted ids and the kept days, read at open."""
+    seen = {row[0] for row in db.execute(SELECT_SEEN)}
+    days = {row[0]: DayCounts(*row) for row in db.execute(SELECT_DAYS, (MAX_DAYS_KEPT,))}
+    return seen, days

@@ -31,7 +31,13 @@ from cctv_sentinel.discovery.credentials import Credentials, load_credentials
 from cctv_sentinel.discovery.hosts import group_hosts
 from cctv_sentinel.discovery.passive import PassiveListener, Sighting
 from cctv_sentinel.discovery.scanner import Scanner, ScanOptions, default_networks
-from cctv_sentinel.errors import MqttError, SentinelError, UsageError
+from cctv_sentinel.errors import (
+    MqttError,
+    SentinelError,
+    StateCorruptError,
+    StateUnwritableError,
+    UsageError,
+)
 from cctv_sentinel.identify import Catalogue, Policy, check_policy, load_catalogue
 from cctv_sentinel.identify import policy_from_mapping as make_policy
 from cctv_sentinel.identify.verdicts import cameras_among
@@ -59,6 +65,8 @@ MAX_REMEMBERED: Final = 4096
 MAX_QUEUED_COMMANDS: Final = 64
 """Commands waiting to run; beyond this each is answered "busy" at once."""
 STOP_TIMEOUT: Final = 5.0
+STATE_RETRY: Final = 10.0
+"""Seconds between attempts to write the inventory while its disk is full."""
 """Seconds a clean stop waits for ``offline`` and the last messages to be acknowledged."""
 TOUCH_EVERY: Final = 60.0
 """Seconds between last-seen updates from announcements of the same camera."""
@@ -217,6 +225,8 @@ class Service:
         self._commands: asyncio.Queue[bytes] = asyncio.Queue(MAX_QUEUED_COMMANDS)
         self._shown_last_seen: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.failure: SentinelError | None = None
+        """Why a core loop stopped the service (a damaged inventory): :meth:`run` raises it."""
         self._own_ips: set[str] = set()
 
     # --- configuration-derived --------------------------------------------------------
@@ -663,7 +673,11 @@ class Service:
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None:
+        if isinstance(exc, StateCorruptError | StateUnwritableError):
+            # One line, no traceback: run() raises it and the CLI exits non-zero.
+            self.failure = self.failure or exc
+            self.stop()
+        elif exc is not None:
             _LOG.error("%s failed: %r", task.get_name(), exc, exc_info=exc)
             if task.get_name() in {
                 "schedule",
@@ -741,10 +755,20 @@ class Service:
                 self.client.settings.url,
                 self.config.mqtt.base_topic,
             )
+            self._spawn(self._retry_state(), "state retry")
             await self._stop.wait()
         finally:
             sd_notify("STOPPING=1")
             await self._shutdown()
+        if self.failure is not None:
+            raise self.failure
+
+    async def _retry_state(self) -> None:
+        """While the inventory's disk is full, try to write what memory holds."""
+        while True:
+            await asyncio.sleep(STATE_RETRY)
+            if self.inventory.degraded:
+                await self.inventory.retry()
 
     async def _watch_isolation(self) -> None:
         assert self.port is not None
