@@ -125,7 +125,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _warn_exposed(config: Config) -> None:
-    for path in (config.mqtt.password_file, config.scan.credentials):
+    for path in (config.mqtt.password_file, config.scan.credentials, config.commands.secret_file):
         warning = warning_if_exposed(path)
         if warning:
             say(f"warning: {warning}")
@@ -173,6 +173,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     passive = "on" if config.scan.passive else "off"
     ha = "on" if config.mqtt.homeassistant_discovery else "off"
     isolation = "configured" if config.isolation is not None else "not configured"
+    signed = (
+        "signed only (shared secret)"
+        if config.commands.secret is not None
+        else "unsigned allowed (the broker ACL decides who may send them)"
+    )
     m = config.mqtt
     lines = [
         f"{args.file.name}: OK",
@@ -180,6 +185,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"broker: {m.url} (MQTT {m.protocol}), base topic {m.base_topic}",
         f"watching: {nets}; scans every {config.scan.interval:g} s; passive listening {passive}",
         f"Home Assistant discovery: {ha}; isolation: {isolation}",
+        f"commands: {signed}; accepted within {config.commands.max_age:g} s of sending",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK

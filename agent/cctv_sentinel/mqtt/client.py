@@ -30,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cctv_sentinel._util.secret import Secret
 from cctv_sentinel.errors import MqttError
@@ -536,10 +537,21 @@ class MqttClient:
             if self._acks.get(info.mid) is future:
                 del self._acks[info.mid]
 
-    async def subscribe(self, topic: str, qos: int = 1) -> None:
-        """Subscribe and wait for the SUBACK; raise MqttError when refused."""
+    async def subscribe(
+        self, topic: str, qos: int = 1, *, retain_as_published: bool = False
+    ) -> None:
+        """Subscribe and wait for the SUBACK; raise MqttError when refused.
+
+        ``retain_as_published`` (MQTT 5 only; 3.1.1 brokers always clear the flag
+        on live messages) delivers live messages with the retain flag they were
+        published with.
+        """
         client = self._session_client()
-        rc, mid = client.subscribe(topic, qos=qos)
+        if self.settings.protocol == "5":
+            options = SubscribeOptions(qos=qos, retainAsPublished=retain_as_published)
+            rc, mid = client.subscribe(topic, options=options)
+        else:
+            rc, mid = client.subscribe(topic, qos=qos)
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             raise MqttError(f"cannot subscribe to {topic}: {paho.error_string(rc)}")
         future = self._subacks.setdefault(mid, self._require_loop().create_future())

@@ -42,7 +42,12 @@ from cctv_sentinel.mqtt.client import MqttClient, MqttSettings, Will
 from cctv_sentinel.mqtt.contract import RegimeRef, ScanStatus, Topics
 from cctv_sentinel.mqtt.homeassistant import Discovery
 from cctv_sentinel.mqtt.publisher import Publisher
-from cctv_sentinel.service.commands import CommandRouter, IsolationPort, Rescan
+from cctv_sentinel.service.commands import (
+    CommandAuthority,
+    CommandRouter,
+    IsolationPort,
+    Rescan,
+)
 from cctv_sentinel.service.config import Config
 
 _LOG = logging.getLogger(__name__)
@@ -409,7 +414,9 @@ class Service:
         await self.client.publish(self.topics.status, contract.ONLINE, qos=1, retain=True)
         self.publisher.connected()
         await self.publisher.flush(timeout=30.0)
-        await self.client.subscribe(self.topics.command, qos=1)
+        # MQTT 5 keeps the retain flag of live messages (Retain As Published), so a
+        # command retained while we are connected is seen as retained and refused.
+        await self.client.subscribe(self.topics.command, qos=1, retain_as_published=True)
 
     def _on_disconnect(self, _reason: str) -> None:
         self.publisher.disconnected()
@@ -442,9 +449,21 @@ class Service:
                     self._publish_camera(record)
                     self._publish_info()
 
-    def _rescan_now(self) -> Rescan:
+    def _rescan_now(self, wait: float) -> Rescan:
+        """Start a full scan now, or join the one running or due (coalesced)."""
         if self._scan_lock.locked() and self.status.scanning:
-            return Rescan("accepted", "a scan is already running; its results will follow")
+            return Rescan(
+                "accepted", "a scan is already running; its results will follow", started=False
+            )
+        if self._rescan.is_set():
+            return Rescan("accepted", "a rescan is already due; its results will follow", False)
+        if wait > 0:
+            interval = self.config.commands.rescan_min_interval
+            return Rescan(
+                "refused",
+                f"rate limit: at most one rescan every {interval:g} s (try again in {wait:.0f} s)",
+                started=False,
+            )
         self._rescan.set()
         return Rescan("accepted", "rescan started")
 
@@ -694,8 +713,19 @@ class Service:
             broker_host=broker,
         )
         self.port.on_event(self._on_isolation_event)
+        commands = self.config.commands
         self.router = CommandRouter(
-            port=self.port, camera=self.inventory.get, rescan=self._rescan_now, clock=self.clock
+            port=self.port,
+            camera=self.inventory.get,
+            rescan=self._rescan_now,
+            clock=self.clock,
+            authority=CommandAuthority(
+                topic=self.topics.command,
+                secret=commands.secret,
+                max_age=commands.max_age,
+                clock=self.clock,
+            ),
+            rescan_min_interval=commands.rescan_min_interval,
         )
         self._own_ips = {str(i.address) for i in self.interfaces()}
         # The state as remembered, before any scan: published as soon as we connect.

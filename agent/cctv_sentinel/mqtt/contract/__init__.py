@@ -39,7 +39,10 @@ from cctv_sentinel.mqtt.contract.inbound import (
     Command,
     CommandError,
     RequestedBy,
+    canonical_json,
+    command_signature,
     parse_command,
+    signature_valid,
 )
 from cctv_sentinel.mqtt.contract.outbound import (
     NOT_ISOLATED,
@@ -108,8 +111,10 @@ __all__ = [
     "Topics",
     "announcement",
     "camera_payload",
+    "canonical_json",
     "clean",
     "command_result",
+    "command_signature",
     "count_cameras",
     "encode",
     "event",
@@ -119,5 +124,6 @@ __all__ = [
     "mask_serial",
     "parse_command",
     "safe_agent_id",
+    "signature_valid",
     "valid_base_topic",
 ]
