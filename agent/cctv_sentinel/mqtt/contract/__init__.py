@@ -32,6 +32,7 @@ from cctv_sentinel.mqtt.contract.common import (
     encode,
     label,
     mask_serial,
+    plain,
     safe_agent_id,
     valid_base_topic,
 )
@@ -123,6 +124,7 @@ __all__ = [
     "label",
     "mask_serial",
     "parse_command",
+    "plain",
     "safe_agent_id",
     "signature_valid",
     "valid_base_topic",
