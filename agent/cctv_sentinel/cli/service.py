@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cctv_sentinel._util.permissions import warning_if_exposed
 from cctv_sentinel.cli.errors import EXIT_OK, EXIT_USAGE, PROG, say
 from cctv_sentinel.discovery.credentials import load_credentials
-from cctv_sentinel.errors import ConfigError, SentinelError
+from cctv_sentinel.errors import ConfigError, MqttError, SentinelError
 from cctv_sentinel.identify import check_policy, load_catalogue, policy_from_mapping
 from cctv_sentinel.logs import setup_logging
+from cctv_sentinel.mqtt.client import MqttClient
 from cctv_sentinel.service.commands import IsolationPort
 from cctv_sentinel.service.config import (
     Config,
@@ -21,7 +24,7 @@ from cctv_sentinel.service.config import (
     parse_broker_url,
     parse_duration,
 )
-from cctv_sentinel.service.daemon import Service, install_signal_handlers
+from cctv_sentinel.service.daemon import Service, install_signal_handlers, mqtt_settings
 
 
 def _broker(text: str) -> str:
@@ -93,6 +96,11 @@ def register(subparsers: Any) -> None:
         "check-config", help="validate a configuration file", description="Validate a config file."
     )
     check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="also connect to the broker once: proves its address, TLS and credentials",
+    )
     check.set_defaults(func=cmd_check_config)
 
 
@@ -169,6 +177,15 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         sys.stderr.write("\n".join(problems) + "\n")
         return EXIT_USAGE
     _warn_exposed(config)
+    if getattr(args, "connect", False):
+        try:
+            # Its own client id: the agent's would push a running agent off the broker.
+            check_id = f"cctv-sentinel-check-{os.getpid()}"
+            settings = replace(mqtt_settings(config), client_id=check_id)
+            asyncio.run(MqttClient(settings).probe())
+        except MqttError as err:
+            sys.stderr.write(f"{config.source}: mqtt: {err}\n")
+            return EXIT_USAGE
     nets = ", ".join(str(n) for n in config.scan.networks) or "this host's networks"
     passive = "on" if config.scan.passive else "off"
     ha = "on" if config.mqtt.homeassistant_discovery else "off"
@@ -182,7 +199,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     lines = [
         f"{args.file.name}: OK",
         f"agent: {config.agent.id} ({config.agent.name}), state in {config.agent.state_dir}",
-        f"broker: {m.url} (MQTT {m.protocol}), base topic {m.base_topic}",
+        f"broker: {m.url} (MQTT {m.protocol}), base topic {m.base_topic}"
+        + ("; connected and logged in" if getattr(args, "connect", False) else ""),
         f"watching: {nets}; scans every {config.scan.interval:g} s; passive listening {passive}",
         f"Home Assistant discovery: {ha}; isolation: {isolation}",
         f"commands: {signed}; accepted within {config.commands.max_age:g} s of sending",

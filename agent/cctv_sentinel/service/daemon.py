@@ -38,7 +38,7 @@ from cctv_sentinel.inventory.records import CameraRecord, Change, ScanRecord, fa
 from cctv_sentinel.inventory.store import AsyncInventory, Inventory
 from cctv_sentinel.model import Camera, Observation
 from cctv_sentinel.mqtt import contract
-from cctv_sentinel.mqtt.client import MqttClient, MqttSettings, Will
+from cctv_sentinel.mqtt.client import MqttClient, MqttPermanentError, MqttSettings, Will
 from cctv_sentinel.mqtt.contract import RegimeRef, ScanStatus, Topics
 from cctv_sentinel.mqtt.homeassistant import Discovery
 from cctv_sentinel.mqtt.publisher import Publisher
@@ -135,6 +135,28 @@ class NetworkScan:
         return cameras_among(group_hosts(observations), self.catalogue, self.policy)
 
 
+def mqtt_settings(config: Config, will: Will | None = None) -> MqttSettings:
+    """How the agent reaches its broker, from the configuration."""
+    m = config.mqtt
+    return MqttSettings(
+        host=m.host,
+        port=m.port,
+        client_id=m.client_id or f"cctv-sentinel-{config.agent.id}",
+        protocol=m.protocol,
+        keepalive=m.keepalive,
+        username=m.username,
+        password=m.password,
+        tls=m.tls is not None,
+        ca=m.tls.ca if m.tls else None,
+        certfile=m.tls.certfile if m.tls else None,
+        keyfile=m.tls.keyfile if m.tls else None,
+        insecure=m.tls.insecure if m.tls else False,
+        will=will,
+        reconnect_min=m.reconnect_min,
+        reconnect_max=m.reconnect_max,
+    )
+
+
 def sd_notify(state: str) -> None:
     """Tell systemd (Type=notify) how we are, when it asked; otherwise do nothing."""
     address = os.environ.get("NOTIFY_SOCKET")
@@ -193,25 +215,8 @@ class Service:
                 retention=config.inventory.retention,
             )
         )
-        m = config.mqtt
         self.client = MqttClient(
-            MqttSettings(
-                host=m.host,
-                port=m.port,
-                client_id=m.client_id or f"cctv-sentinel-{config.agent.id}",
-                protocol=m.protocol,
-                keepalive=m.keepalive,
-                username=m.username,
-                password=m.password,
-                tls=m.tls is not None,
-                ca=m.tls.ca if m.tls else None,
-                certfile=m.tls.certfile if m.tls else None,
-                keyfile=m.tls.keyfile if m.tls else None,
-                insecure=m.tls.insecure if m.tls else False,
-                will=Will(self.topics.status, contract.OFFLINE),
-                reconnect_min=m.reconnect_min,
-                reconnect_max=m.reconnect_max,
-            ),
+            mqtt_settings(config, Will(self.topics.status, contract.OFFLINE)),
             on_message=self._on_message,
             on_connect=self._on_connect,
             on_disconnect=self._on_disconnect,
@@ -237,6 +242,8 @@ class Service:
         self._shown_last_seen: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._own_ips: set[str] = set()
+        self.fatal: MqttPermanentError | None = None
+        """A permanent MQTT error (TLS, credentials) that stopped the service."""
 
     # --- configuration-derived --------------------------------------------------------
 
@@ -680,6 +687,10 @@ class Service:
         if task.cancelled():
             return
         exc = task.exception()
+        if isinstance(exc, MqttPermanentError):
+            self.fatal = exc  # said once by the client; run() raises it (exit 2)
+            self.stop()
+            return
         if exc is not None:
             _LOG.error("%s failed: %r", task.get_name(), exc, exc_info=exc)
             if task.get_name() in {
@@ -773,6 +784,8 @@ class Service:
         finally:
             sd_notify("STOPPING=1")
             await self._shutdown()
+        if self.fatal is not None:
+            raise self.fatal
 
     async def _watch_isolation(self) -> None:
         assert self.port is not None
