@@ -821,7 +821,13 @@ class Service:
         run = self._spawn(self.client.run(), "mqtt")
         sender = self._spawn(self.publisher.run(), "publisher")
         try:
-            await self.client.wait_connected(timeout)
+            connected = asyncio.ensure_future(self.client.wait_connected(timeout))
+            await asyncio.wait({connected, run}, return_when=asyncio.FIRST_COMPLETED)
+            if not connected.done():  # the client gave up: a permanent error
+                connected.cancel()
+                await asyncio.gather(connected, return_exceptions=True)
+                raise self.fatal or MqttError("the MQTT client stopped")
+            await connected
             topics = [self.topics.discovery, self.topics.info]
             for record in self.inventory.records():
                 topics.append(self.topics.camera(record.camera_id))
