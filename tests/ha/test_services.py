@@ -15,8 +15,12 @@ from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
-from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, MqttMockHAClient
 
 from custom_components.cctv_sentinel import signing
 from custom_components.cctv_sentinel.const import CONF_COMMAND_SECRET, DOMAIN
@@ -362,3 +366,19 @@ async def test_switch_isolates_and_releases(
         await hass.services.async_call(
             "switch", "turn_off", {ATTR_ENTITY_ID: entity_id}, blocking=True
         )
+
+
+async def test_the_signing_secret_never_reaches_diagnostics(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded: MockConfigEntry,
+    agent: FakeAgent,
+) -> None:
+    """The options hold the secret; the entry's diagnostics show it redacted."""
+    secret = "never-in-diagnostics-0123456789"
+    hass.config_entries.async_update_entry(loaded, options={CONF_COMMAND_SECRET: secret})
+    await hass.async_block_till_done()
+    assert await async_setup_component(hass, "diagnostics", {})
+    data = await get_diagnostics_for_config_entry(hass, hass_client, loaded)
+    assert data["entry"]["options"][CONF_COMMAND_SECRET] == "**REDACTED**"
+    assert secret not in json.dumps(data)
