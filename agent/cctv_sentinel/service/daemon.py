@@ -45,11 +45,16 @@ from cctv_sentinel.inventory.records import CameraRecord, Change, ScanRecord, fa
 from cctv_sentinel.inventory.store import AsyncInventory, Inventory
 from cctv_sentinel.model import Camera, Observation
 from cctv_sentinel.mqtt import contract
-from cctv_sentinel.mqtt.client import MqttClient, Will
+from cctv_sentinel.mqtt.client import MqttClient, MqttPermanentError, Will
 from cctv_sentinel.mqtt.contract import RegimeRef, ScanStatus, Topics
 from cctv_sentinel.mqtt.homeassistant import Discovery
 from cctv_sentinel.mqtt.publisher import Publisher
-from cctv_sentinel.service.commands import CommandRouter, IsolationPort, Rescan
+from cctv_sentinel.service.commands import (
+    CommandAuthority,
+    CommandRouter,
+    IsolationPort,
+    Rescan,
+)
 from cctv_sentinel.service.config import Config
 
 _LOG = logging.getLogger(__name__)
@@ -228,6 +233,8 @@ class Service:
         self.failure: SentinelError | None = None
         """Why a core loop stopped the service (a damaged inventory): :meth:`run` raises it."""
         self._own_ips: set[str] = set()
+        self.fatal: MqttPermanentError | None = None
+        """A permanent MQTT error (TLS, credentials) that stopped the service."""
 
     # --- configuration-derived --------------------------------------------------------
 
@@ -405,7 +412,9 @@ class Service:
         await self.client.publish(self.topics.status, contract.ONLINE, qos=1, retain=True)
         self.publisher.connected()
         await self.publisher.flush(timeout=30.0)
-        await self.client.subscribe(self.topics.command, qos=1)
+        # MQTT 5 keeps the retain flag of live messages (Retain As Published), so a
+        # command retained while we are connected is seen as retained and refused.
+        await self.client.subscribe(self.topics.command, qos=1, retain_as_published=True)
 
     def _on_disconnect(self, _reason: str) -> None:
         self.publisher.disconnected()
@@ -438,9 +447,21 @@ class Service:
                     self._publish_camera(record)
                     self._publish_info()
 
-    def _rescan_now(self) -> Rescan:
+    def _rescan_now(self, wait: float) -> Rescan:
+        """Start a full scan now, or join the one running or due (coalesced)."""
         if self._scan_lock.locked() and self.status.scanning:
-            return Rescan("accepted", "a scan is already running; its results will follow")
+            return Rescan(
+                "accepted", "a scan is already running; its results will follow", started=False
+            )
+        if self._rescan.is_set():
+            return Rescan("accepted", "a rescan is already due; its results will follow", False)
+        if wait > 0:
+            interval = self.config.commands.rescan_min_interval
+            return Rescan(
+                "refused",
+                f"rate limit: at most one rescan every {interval:g} s (try again in {wait:.0f} s)",
+                started=False,
+            )
         self._rescan.set()
         return Rescan("accepted", "rescan started")
 
@@ -677,6 +698,9 @@ class Service:
             # One line, no traceback: run() raises it and the CLI exits non-zero.
             self.failure = self.failure or exc
             self.stop()
+        elif isinstance(exc, MqttPermanentError):
+            self.fatal = exc  # said once by the client; run() raises it (exit 2)
+            self.stop()
         elif exc is not None:
             _LOG.error("%s failed: %r", task.get_name(), exc, exc_info=exc)
             if task.get_name() in {
@@ -710,8 +734,19 @@ class Service:
             broker_host=broker,
         )
         self.port.on_event(self._on_isolation_event)
+        commands = self.config.commands
         self.router = CommandRouter(
-            port=self.port, camera=self.inventory.get, rescan=self._rescan_now, clock=self.clock
+            port=self.port,
+            camera=self.inventory.get,
+            rescan=self._rescan_now,
+            clock=self.clock,
+            authority=CommandAuthority(
+                topic=self.topics.command,
+                secret=commands.secret,
+                max_age=commands.max_age,
+                clock=self.clock,
+            ),
+            rescan_min_interval=commands.rescan_min_interval,
         )
         self._own_ips = {str(i.address) for i in self.interfaces()}
         # The state as remembered, before any scan: published as soon as we connect.
@@ -762,6 +797,8 @@ class Service:
             await self._shutdown()
         if self.failure is not None:
             raise self.failure
+        if self.fatal is not None:
+            raise self.fatal
 
     async def _retry_state(self) -> None:
         """While the inventory's disk is full, try to write what memory holds."""
@@ -804,7 +841,13 @@ class Service:
         run = self._spawn(self.client.run(), "mqtt")
         sender = self._spawn(self.publisher.run(), "publisher")
         try:
-            await self.client.wait_connected(timeout)
+            connected = asyncio.ensure_future(self.client.wait_connected(timeout))
+            await asyncio.wait({connected, run}, return_when=asyncio.FIRST_COMPLETED)
+            if not connected.done():  # the client gave up: a permanent error
+                connected.cancel()
+                await asyncio.gather(connected, return_exceptions=True)
+                raise self.fatal or MqttError("the MQTT client stopped")
+            await connected
             topics = [self.topics.discovery, self.topics.info, self.topics.history]
             for record in self.inventory.records():
                 topics.append(self.topics.camera(record.camera_id))

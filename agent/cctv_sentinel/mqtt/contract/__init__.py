@@ -33,6 +33,7 @@ from cctv_sentinel.mqtt.contract.common import (
     encode,
     label,
     mask_serial,
+    plain,
     safe_agent_id,
     valid_base_topic,
 )
@@ -47,7 +48,10 @@ from cctv_sentinel.mqtt.contract.inbound import (
     Command,
     CommandError,
     RequestedBy,
+    canonical_json,
+    command_signature,
     parse_command,
+    signature_valid,
 )
 from cctv_sentinel.mqtt.contract.outbound import (
     NOT_ISOLATED,
@@ -119,8 +123,10 @@ __all__ = [
     "Topics",
     "announcement",
     "camera_payload",
+    "canonical_json",
     "clean",
     "command_result",
+    "command_signature",
     "count_cameras",
     "encode",
     "event",
@@ -131,6 +137,8 @@ __all__ = [
     "mask_serial",
     "parse_command",
     "parse_history",
+    "plain",
     "safe_agent_id",
+    "signature_valid",
     "valid_base_topic",
 ]
