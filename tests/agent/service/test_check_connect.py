@@ -8,6 +8,7 @@ retrying a transient one (nothing listening yet), saying that too.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from pathlib import Path
@@ -65,10 +66,19 @@ def write_config(
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    # `run` sets up logging to (the captured) stderr; later tests must not log there.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     try:
         code = cli.main(list(argv))
     except SystemExit as exc:
         code = int(exc.code or 0)
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
     out, err = capsys.readouterr()
     return code, out, err
 
