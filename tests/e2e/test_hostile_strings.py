@@ -38,6 +38,11 @@ def hostile_profile(directory: Path) -> Path:
     fields["SoftwareVersion"] = FIRMWARE
     for service in raw["mdns"]["services"]:
         service["instance"] = f"HIKVISION {MODEL}"
+    # ONVIF without authentication (many cameras answer so): unicast, so the strings
+    # arrive even when a broadcast answer is lost on a busy machine.
+    raw["onvif"]["auth_required"] = False
+    raw["onvif"]["device_information"]["Model"] = MODEL
+    raw["onvif"]["device_information"]["FirmwareVersion"] = FIRMWARE
     path = directory / "hikvision-hostile-strings.json"
     path.write_text(json.dumps(raw), encoding="utf-8")
     return path
@@ -64,14 +69,21 @@ def device_strings(payload: dict[str, Any]) -> list[str]:
 
 def test_hostile_strings_arrive_as_plain_text(bench: ServiceLan) -> None:
     sub = bench.subscriber()
-    bench.start_agent()
+    # Scans every few seconds: a first scan that races the emulator's start is not the test.
+    bench.start_agent(scan={"interval": "3s"})
     wait(sub, lambda s: events_in(s, "scan_finished"), 60, bench)
-    state = wait(sub, lambda s: CAMERA_ID in cameras_in(s.state()) and s.state(), 30, bench)
+
+    def heard(s: Any) -> Any:
+        camera = cameras_in(s.state()).get(CAMERA_ID)
+        return camera is not None and "evil.example" in json.dumps(camera) and s.state()
+
+    state = wait(sub, heard, 60, bench)
     payload = cameras_in(state)[CAMERA_ID]
     check("camera", payload)
     assert payload["manufacturer_id"] == "hikvision"
     texts = device_strings(payload)
     assert any("evil.example" in t for t in texts), texts  # the strings did arrive...
+    assert str(payload["model"]).startswith("DS-2CD2143G2-I"), payload["model"]
     for text in texts:  # ...as plain text
         assert not BIDI.search(text), text
         assert not re.search("[\x00-\x1f\x7f]", text), text

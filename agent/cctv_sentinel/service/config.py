@@ -13,6 +13,7 @@ import ipaddress
 import os
 import re
 import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -592,6 +593,8 @@ def _tls(
         paths[key] = path
     if paths["keyfile"] is not None and paths["certfile"] is None:
         errors.append(f"{source}: mqtt.tls.keyfile: given without mqtt.tls.certfile")
+    if not errors:
+        errors += _tls_files_problems(paths, source)
     return (
         TlsConfig(
             ca=paths["ca"],
@@ -601,6 +604,34 @@ def _tls(
         ),
         errors,
     )
+
+
+def _tls_files_problems(paths: Mapping[str, Path | None], source: str) -> list[str]:
+    """Load the CA and the client certificate as the client will, to find bad files now.
+
+    A CA file that is not PEM, or a key that does not fit its certificate, would
+    otherwise surface only at the first connection.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ca, certfile, keyfile = paths["ca"], paths["certfile"], paths["keyfile"]
+    if ca is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca))
+        except (ssl.SSLError, ValueError) as err:
+            why = _ssl_reason(err)
+            return [f"{source}: mqtt.tls.ca: {ca} is not a PEM certificate file ({why})"]
+    if certfile is not None:
+        try:
+            context.load_cert_chain(str(certfile), str(keyfile) if keyfile else None)
+        except (ssl.SSLError, ValueError) as err:
+            why = _ssl_reason(err)
+            return [f"{source}: mqtt.tls.certfile: {certfile} and its key do not fit ({why})"]
+    return []
+
+
+def _ssl_reason(err: Exception) -> str:
+    reason = getattr(err, "reason", None)
+    return str(reason or err).replace("_", " ").lower()
 
 
 # --------------------------------------------------------------------------- loading

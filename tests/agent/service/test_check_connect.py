@@ -8,6 +8,7 @@ retrying a transient one (nothing listening yet), saying that too.
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from pathlib import Path
@@ -65,10 +66,19 @@ def write_config(
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    # `run` sets up logging to (the captured) stderr; later tests must not log there.
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     try:
         code = cli.main(list(argv))
     except SystemExit as exc:
         code = int(exc.code or 0)
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -102,7 +112,12 @@ def test_each_broken_connection_is_one_line_and_exit_2(
             "TLS with mqtts://agent-site-a@127.0.0.1:",
             "failed: certificate",
         ),
-        "not PEM": (write_config(tmp_path / "b", tls_broker, ca=not_pem), "TLS with", ""),
+        # Found without connecting: the file is loaded as the client would load it.
+        "not PEM": (
+            write_config(tmp_path / "b", tls_broker, ca=not_pem),
+            "",
+            "is not a PEM certificate file",
+        ),
         "unreachable": (
             write_config(
                 tmp_path / "c", tls_broker, ca=tls_broker.tls_files.ca_cert, port=closed_port()
@@ -125,7 +140,8 @@ def test_each_broken_connection_is_one_line_and_exit_2(
         assert out == "", name
         lines = err.splitlines()
         assert len(lines) == 1, (name, err)
-        assert lines[0].startswith(f"agent.yaml: mqtt: {start}"), (name, err)
+        prefix = "agent.yaml: mqtt.tls.ca: " if name == "not PEM" else "agent.yaml: mqtt: "
+        assert lines[0].startswith(prefix + start), (name, err)
         assert detail.lower() in lines[0].lower(), (name, err)
         assert "Traceback" not in err
         assert "wrong-pw-0" not in err
