@@ -67,6 +67,32 @@ def _same_host_path(ip: str, port: int, location: str) -> str | None:
     return path + ("?" + parts.query if parts.query else "")
 
 
+def landing_fields(reply: httpclient.HttpReply, path: str) -> dict[str, str]:
+    """What the landing page at ``path`` says (pure: status, server, realm, title, TLS names)."""
+    fields: dict[str, str] = {"status": str(reply.status)}
+    if path != "/":
+        fields["path"] = path
+    server = reply.head.header("server")
+    if server:
+        fields["server"] = server
+    _auth_fields(reply, fields)
+    if reply.body:
+        title = httpproto.html_title(reply.body)
+        if title:
+            fields["title"] = title
+        excerpt = clean(reply.body[: BODY_EXCERPT * 2], BODY_EXCERPT)
+        if excerpt:
+            fields["body"] = excerpt
+    if reply.peer_cert:
+        try:
+            names = x509.parse_names(reply.peer_cert)
+            fields["tls_subject"] = names.subject
+            fields["tls_issuer"] = names.issuer
+        except ProtocolError as err:
+            _LOG.debug("http: unreadable certificate: %s", err)
+    return fields
+
+
 async def landing(ctx: ProbeContext, ip: str, port: int, tls: bool) -> None:
     """Fetch ``/`` (and up to two same-host redirects) and emit what it says."""
     path = "/"
@@ -92,27 +118,7 @@ async def landing(ctx: ProbeContext, ip: str, port: int, tls: bool) -> None:
             continue
         break
     assert reply is not None
-    fields["status"] = str(reply.status)
-    if path != "/":
-        fields["path"] = path
-    server = reply.head.header("server")
-    if server:
-        fields["server"] = server
-    _auth_fields(reply, fields)
-    if reply.body:
-        title = httpproto.html_title(reply.body)
-        if title:
-            fields["title"] = title
-        excerpt = clean(reply.body[: BODY_EXCERPT * 2], BODY_EXCERPT)
-        if excerpt:
-            fields["body"] = excerpt
-    if reply.peer_cert:
-        try:
-            names = x509.parse_names(reply.peer_cert)
-            fields["tls_subject"] = names.subject
-            fields["tls_issuer"] = names.issuer
-        except ProtocolError as err:
-            _LOG.debug("http: unreadable certificate from %s:%d: %s", ip, port, err)
+    fields.update(landing_fields(reply, path))
     ctx.emit(Observation(probe=ProbeName.HTTP, ip=ip, fields=fields, port=port, at=now()))
 
 
@@ -146,6 +152,26 @@ def _endpoint_fields(endpoint: str, body: bytes) -> dict[str, str]:
     return out
 
 
+def endpoint_fields(
+    path: str, first: httpclient.HttpReply, second: httpclient.HttpReply | None
+) -> dict[str, str]:
+    """What a vendor endpoint's answer says (pure); ``second`` is the authenticated retry."""
+    fields: dict[str, str] = {"endpoint": path, "status": str(first.status)}
+    server = first.head.header("server")
+    if server:
+        fields["server"] = server
+    _auth_fields(first, fields)
+    final = second or first
+    if second is not None:
+        fields["auth"] = "ok" if second.status == 200 else "failed"
+    if final.status == 200 and final.body and not final.truncated:
+        try:
+            fields.update(_endpoint_fields(path, final.body))
+        except ProtocolError as err:
+            _LOG.debug("http: %s did not parse: %s", path, err)
+    return fields
+
+
 async def endpoint(
     ctx: ProbeContext, ip: str, port: int, tls: bool, path: str, mac: str | None
 ) -> None:
@@ -163,19 +189,7 @@ async def endpoint(
         )
     if first.status == 404 and (second is None):
         return  # not this vendor's firmware; absence is not evidence worth reporting
-    fields: dict[str, str] = {"endpoint": path, "status": str(first.status)}
-    server = first.head.header("server")
-    if server:
-        fields["server"] = server
-    _auth_fields(first, fields)
-    final = second or first
-    if second is not None:
-        fields["auth"] = "ok" if second.status == 200 else "failed"
-    if final.status == 200 and final.body and not final.truncated:
-        try:
-            fields.update(_endpoint_fields(path, final.body))
-        except ProtocolError as err:
-            _LOG.debug("http: %s on %s:%d did not parse: %s", path, ip, port, err)
+    fields = endpoint_fields(path, first, second)
     ctx.emit(Observation(probe=ProbeName.HTTP, ip=ip, fields=fields, port=port, at=now()))
 
 

@@ -95,6 +95,21 @@ async def _soap(ctx: ProbeContext, ip: str, port: int, path: str, tls: bool, bod
     return reply.body
 
 
+def device_information_fields(info: onvifproto.DeviceInformation) -> dict[str, str]:
+    """What a GetDeviceInformation answer says (pure)."""
+    return {
+        key: value
+        for key, value in (
+            ("manufacturer", info.manufacturer),
+            ("model", info.model),
+            ("firmware", info.firmware),
+            ("serial", info.serial),
+            ("hardware", info.hardware_id),
+        )
+        if value
+    }
+
+
 async def _unauthenticated(
     ctx: ProbeContext, ip: str, port: int, path: str, tls: bool
 ) -> dict[str, str]:
@@ -111,15 +126,7 @@ async def _unauthenticated(
         fields["auth"] = "required" if refused else "fault"
         return fields
     fields["auth"] = "none"
-    for key, value in (
-        ("manufacturer", info.manufacturer),
-        ("model", info.model),
-        ("firmware", info.firmware),
-        ("serial", info.serial),
-        ("hardware", info.hardware_id),
-    ):
-        if value:
-            fields[key] = value
+    fields.update(device_information_fields(info))
     with contextlib.suppress(ProbeError, ProtocolError):
         data = await _soap(ctx, ip, port, path, tls, onvifproto.build_get_network_interfaces())
         for iface in onvifproto.parse_network_interfaces(data):
