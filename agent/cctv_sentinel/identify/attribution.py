@@ -27,7 +27,7 @@ from cctv_sentinel.identify.evidence import (
     scan,
 )
 from cctv_sentinel.identify.vocabulary import FIRMWARE_FIELDS, MODEL_FIELDS, SERIAL_FIELDS
-from cctv_sentinel.model import Attribution, Evidence, Host
+from cctv_sentinel.model import Attribution, Evidence, Host, Observation
 
 __all__ = ["MIN_CLAIM", "attribute", "score"]
 
@@ -317,7 +317,7 @@ def attribute_scan(host: Host, found: Scan, catalogue: Catalogue) -> Attribution
     generic = [lb for lb in found.labels if lb.generic and (lb.probe, lb.field) not in _FREE_TEXT]
     is_camera, reasons = camera.decide(host, found, catalogue)
     evidence: list[Evidence] = sorted(
-        (h.evidence for h in hits), key=lambda e: (-e.weight, e.probe, e.rule)
+        (h.evidence for h in hits), key=lambda e: (-e.weight, e.probe, e.rule, e.field, e.value)
     )
     return Attribution(
         is_camera=is_camera,
@@ -338,6 +338,23 @@ def _is_brand(catalogue: Catalogue, vendor_id: str | None) -> bool:
     return vendor_id is not None and catalogue.vendors[vendor_id].role == "brand"
 
 
+def _observation_key(obs: Observation) -> tuple[str, int, str, tuple[tuple[str, str], ...]]:
+    return (obs.probe, obs.port or 0, obs.mac or "", tuple(sorted(obs.fields.items())))
+
+
+def canonical(host: Host) -> Host:
+    """The host with its observations in a fixed order, whatever order they arrived in.
+
+    Every "first source wins" choice downstream (label, model, firmware) then
+    depends only on what was seen, never on which answer came first.
+    """
+    ordered = tuple(sorted(host.observations, key=_observation_key))
+    if ordered == host.observations:
+        return host
+    return Host(ip=host.ip, mac=host.mac, open_ports=host.open_ports, observations=ordered)
+
+
 def attribute(host: Host, catalogue: Catalogue) -> Attribution:
-    """Who really made this host, how sure we are, and why (pure function)."""
+    """Who really made this host, how sure we are, and why (pure, order-independent)."""
+    host = canonical(host)
     return attribute_scan(host, scan(host, catalogue), catalogue)

@@ -9,10 +9,12 @@ fails here, and so does one that calls a non-camera a camera.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from cctv_sentinel.discovery.replay import KINDS
-from cctv_sentinel.identify import Catalogue
+from cctv_sentinel.discovery.replay import KINDS, replay
+from cctv_sentinel.identify import Catalogue, identify
 from tests.corpus import harness
 
 FLOORS: dict[str, dict[str, int]] = {
@@ -81,3 +83,27 @@ def test_figures_do_not_fall_below_the_measured_floors(
     risen = {k: (figures[k], cap) for k, cap in CEILINGS[side].items() if figures[k] > cap}
     assert not fallen, f"{side}: below the floor (measured, floor): {fallen}"
     assert not risen, f"{side}: above the ceiling (measured, ceiling): {risen}"
+
+
+@pytest.mark.parametrize("side", ["dev", "test"])
+def test_the_verdict_does_not_depend_on_the_order_answers_arrived(
+    side: str, catalogue: Catalogue
+) -> None:
+    """Two scans of the same device, answers heard in another order: the same verdict."""
+    policy = harness.us_policy()
+    shuffler = random.Random(20261202)
+    changed = 0
+    for item in harness.load_set(side):
+        first = identify(replay(item.answers).host, catalogue, policy)
+        for _ in range(3):
+            answers = list(item.answers)
+            shuffler.shuffle(answers)
+            host = replay(answers).host
+            observations = list(host.observations)
+            shuffler.shuffle(observations)
+            host = type(host)(host.ip, host.mac, host.open_ports, tuple(observations))
+            again = identify(host, catalogue, policy)
+            if again != first:
+                changed += 1
+                break
+    assert changed == 0, f"{side}: {changed} items judged differently when answers came reordered"
