@@ -191,7 +191,7 @@ def score(verdicts: Iterable[Verdict]) -> Score:
                     out.other_restricted_reported += 1
                 else:
                     out.miss("other restricted not reported", v.item.id)
-            if flagged:
+            if flagged and kind is not None:
                 out.false_restricted += 1
                 out.miss("false restricted", v.item.id)
             continue
@@ -204,8 +204,8 @@ def score(verdicts: Iterable[Verdict]) -> Score:
             out.miss("camera not recognised", v.item.id)
         if truth.get("maker"):
             out.maker_known += 1
-            if attribution.is_camera and maker_key(attribution.manufacturer) == maker_key(
-                truth["maker"]
+            if attribution.is_camera and names_match(
+                maker_key(attribution.manufacturer), maker_key(truth["maker"])
             ):
                 out.maker_right += 1
             else:

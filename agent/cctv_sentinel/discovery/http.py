@@ -140,11 +140,14 @@ def _endpoint_fields(endpoint: str, body: bytes) -> dict[str, str]:
         )
     else:
         kv = httpproto.parse_key_values(body)
+        device_type = kv.get("deviceType")
+        # Recorders answer a numeric deviceType code and carry the model in updateSerial.
+        model = device_type if device_type and not device_type.isdigit() else None
         pairs = (
-            ("device_type", kv.get("deviceType")),
+            ("device_type", device_type),
             ("serial", kv.get("serialNumber")),
             ("hardware", kv.get("hardwareVersion")),
-            ("model", kv.get("deviceType")),
+            ("model", model or kv.get("updateSerial")),
         )
     for key, value in pairs:
         if value:

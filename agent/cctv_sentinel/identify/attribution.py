@@ -10,6 +10,7 @@ confidence, and the explanation says so.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Final
 from cctv_sentinel.identify import camera
 from cctv_sentinel.identify.catalogue import Catalogue
 from cctv_sentinel.identify.evidence import (
+    MODEL_KIND,
     OUI_KIND,
     Hit,
     Label,
@@ -306,6 +308,15 @@ def attribute_scan(host: Host, found: Scan, catalogue: Catalogue) -> Attribution
         brand = catalogue.name_of(brand_id)
     elif brand_label is not None:
         brand = brand_label.value
+    elif winner is not None and any(
+        h.kind == MODEL_KIND and h.evidence.maker == winner.maker for h in hits
+    ):
+        # A model number in the maker's own grammar: OEM lines carry their own
+        # prefixes (see oem.yaml), so the box says the maker's name.
+        brand = catalogue.name_of(winner.maker)
+    elif winner is not None and _shows_own_name(catalogue, hits, winner.maker):
+        # A banner, page or certificate of the maker's own that spells its name.
+        brand = catalogue.name_of(winner.maker)
     elif winner is not None and oui_id == winner.maker:
         # No label anywhere, and the network interface is the real maker's own:
         # such devices are sold under the maker's name (a recorder that speaks
@@ -319,9 +330,13 @@ def attribute_scan(host: Host, found: Scan, catalogue: Catalogue) -> Attribution
     evidence: list[Evidence] = sorted(
         (h.evidence for h in hits), key=lambda e: (-e.weight, e.probe, e.rule, e.field, e.value)
     )
+    guess = registrant_guess(found, catalogue) if winner is None else None
+    explanation = _explain(catalogue, winner, rival, hits, shown_label, generic)
+    if guess is not None:
+        explanation += f"; {REGISTRANT_GUESS_NOTE.format(name=guess)}"
     return Attribution(
         is_camera=is_camera,
-        manufacturer=catalogue.name_of(winner.maker) if winner else None,
+        manufacturer=catalogue.name_of(winner.maker) if winner else guess,
         manufacturer_id=winner.maker if winner else None,
         brand=brand,
         model=_first(host, MODEL_FIELDS),
@@ -329,9 +344,59 @@ def attribute_scan(host: Host, found: Scan, catalogue: Catalogue) -> Attribution
         serial=_first(host, SERIAL_FIELDS),
         confidence=round(confidence, 3),
         evidence=tuple(evidence),
-        explanation=_explain(catalogue, winner, rival, hits, shown_label, generic),
+        explanation=explanation,
         camera_reasons=reasons,
     )
+
+
+REGISTRANT_GUESS_NOTE: Final = (
+    "maker guessed from the OUI registrant {name} alone (not in the catalogue; a network "
+    "module's maker may not be the device's)"
+)
+
+_LEGAL_FORM = re.compile(
+    r"[\s,.]+(co\.?,?\s*ltd\.?|co\.?|ltd\.?|limited|inc\.?|incorporated|corp\.?|corporation|"
+    r"gmbh|s\.?a\.?|s\.?r\.?l\.?|b\.?v\.?|ag|llc|l\.?l\.?c\.?|pte|pty|plc|oy|ab|kg)\.?$",
+    re.IGNORECASE,
+)
+
+
+def registrant_name(org: str) -> str:
+    """The registrant's name without its legal form ("Acme Networks, Inc." -> "Acme Networks")."""
+    name = org.strip()
+    while True:
+        shorter = _LEGAL_FORM.sub("", name).strip(" ,.")
+        if shorter == name or not shorter:
+            return name
+        name = shorter
+
+
+def registrant_guess(found: Scan, catalogue: Catalogue) -> str | None:
+    """A generic maker guess: the OUI registrant, when the catalogue does not know it.
+
+    It names no catalogue maker (``manufacturer_id`` stays None, so no regime is
+    applied), and the explanation says it is a guess.
+    """
+    if found.oui is None or catalogue.vendor_for_ieee(found.oui.org) is not None:
+        return None
+    return registrant_name(found.oui.org) or None
+
+
+_SHOWN_KINDS: Final = frozenset({"banner", "page", "certificate", "ssdp", "mdns"})
+
+
+def _shows_own_name(catalogue: Catalogue, hits: Sequence[Hit], maker: str) -> bool:
+    vendor = catalogue.vendors.get(maker)
+    if vendor is None or vendor.role != "maker":
+        return False
+    names = {re.sub(r"[^a-z0-9]", "", n.lower()) for n in (vendor.name, *vendor.aliases)}
+    names.discard("")
+    for hit in hits:
+        if hit.kind in _SHOWN_KINDS and hit.evidence.maker == maker:
+            shown = re.sub(r"[^a-z0-9]", "", hit.evidence.value.lower())
+            if any(name in shown for name in names):
+                return True
+    return False
 
 
 def _is_brand(catalogue: Catalogue, vendor_id: str | None) -> bool:

@@ -15,6 +15,7 @@ from cctv_sentinel.identify.vocabulary import ANY, MODEL_FIELDS
 from cctv_sentinel.model import Evidence, Host, Observation
 
 __all__ = [
+    "MODEL_KIND",
     "OUI_KIND",
     "OUI_WEIGHT",
     "Hit",
@@ -34,6 +35,7 @@ maker's housing, and the OUI then names the module maker.
 """
 
 OUI_KIND: Final = "oui"
+MODEL_KIND: Final = "model"
 OEM_KIND: Final = "oem"
 OUI_SOURCE: Final = "IEEE MA-L/IAB registry as shipped by netaddr"
 OUI_NOTE: Final = (

@@ -19,17 +19,17 @@ from tests.corpus import harness
 
 FLOORS: dict[str, dict[str, int]] = {
     "dev": {
-        "recognised": 26,
-        "maker_right": 14,
-        "label_right": 7,
-        "model_right": 7,
-        "restricted_flagged": 11,
+        "recognised": 31,
+        "maker_right": 18,
+        "label_right": 12,
+        "model_right": 9,
+        "restricted_flagged": 12,
         "other_restricted_reported": 0,
     },
     "test": {
-        "recognised": 28,
-        "maker_right": 20,
-        "label_right": 7,
+        "recognised": 29,
+        "maker_right": 21,
+        "label_right": 11,
         "model_right": 5,
         "restricted_flagged": 11,
         "other_restricted_reported": 0,
@@ -38,8 +38,8 @@ FLOORS: dict[str, dict[str, int]] = {
 """Right answers per figure, at least (raise them when the rules improve)."""
 
 CEILINGS: dict[str, dict[str, int]] = {
-    "dev": {"non_camera_as_camera": 1, "false_restricted": 2},
-    "test": {"non_camera_as_camera": 1, "false_restricted": 1},
+    "dev": {"non_camera_as_camera": 0, "false_restricted": 0},
+    "test": {"non_camera_as_camera": 0, "false_restricted": 0},
 }
 """Wrong answers per figure, at most."""
 

@@ -62,6 +62,7 @@ KINDS: Final = frozenset(
         "model",
         "service",
         "type",
+        "equipment",
     }
 )
 """Evidence channels. Evidence within one channel is not independent (max, not sum)."""
@@ -203,6 +204,7 @@ _VENDOR_KEYS = (
     "relations",
     "source",
     "note",
+    "jurisdiction_uncertain",
 )
 
 
@@ -235,6 +237,7 @@ def _vendor(index: int, data: Any) -> Vendor:
         relations=relations,
         source=s.source(),
         note=s.text("note", ""),
+        jurisdiction_uncertain=s.text("jurisdiction_uncertain", ""),
     )
 
 

@@ -74,6 +74,8 @@ class Vendor:
     relations: tuple[Relation, ...]
     source: str
     note: str = ""
+    jurisdiction_uncertain: str = ""
+    """Why a regime that covers makers by country may not cover this one (with its source)."""
 
 
 @dataclass(frozen=True, slots=True)
