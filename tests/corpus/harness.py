@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from cctv_sentinel.discovery.replay import Answer, replay
 from cctv_sentinel.identify import Catalogue, Policy, identify
+from cctv_sentinel.identify.other import other_device
 from cctv_sentinel.model import Assessment, Attribution, Host, Risk
 
 CORPUS_DIR: Final = Path(__file__).resolve().parent
@@ -73,6 +74,8 @@ class Verdict:
     attribution: Attribution
     assessment: Assessment
     skipped: tuple[str, ...]
+    catalogue: Catalogue
+    policy: Policy
 
 
 def load_item(directory: Path) -> Item:
@@ -115,7 +118,9 @@ def judge(item: Item, catalogue: Catalogue, policy: Policy) -> Verdict:
     """Replay one item and judge its host the way a scan does."""
     replayed = replay(item.answers)
     attribution, assessment = identify(replayed.host, catalogue, policy)
-    return Verdict(item, replayed.host, attribution, assessment, replayed.skipped)
+    return Verdict(
+        item, replayed.host, attribution, assessment, replayed.skipped, catalogue, policy
+    )
 
 
 def us_policy() -> Policy:
@@ -237,8 +242,7 @@ def score(verdicts: Iterable[Verdict]) -> Score:
 
 def _reported_other(v: Verdict) -> bool:
     """Restricted equipment that is not a camera, reported apart (see identify.other)."""
-    other = getattr(v, "other", None)
-    return bool(other)
+    return other_device(v.host, v.attribution, v.catalogue, v.policy) is not None
 
 
 def score_set(name: str, catalogue: Catalogue, policy: Policy | None = None) -> Score:

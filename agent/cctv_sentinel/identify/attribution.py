@@ -113,6 +113,50 @@ def _first(host: Host, fields: Iterable[tuple[str, str]]) -> str | None:
     return None
 
 
+STATED_SOURCE: Final = "the device's own answer, as received"
+
+
+def _stated(
+    host: Host, fields: Iterable[tuple[str, str]], what: str
+) -> tuple[str | None, Evidence | None]:
+    """The first source (by trust) that states ``what``, and an evidence record naming it."""
+    for probe, field_name in fields:
+        for obs in host.observations:
+            value = obs.fields.get(field_name) if obs.probe == probe else None
+            if value:
+                return value, Evidence(
+                    probe=probe,
+                    field=field_name,
+                    value=value,
+                    maker=None,
+                    weight=0.0,
+                    rule=what,
+                    source=STATED_SOURCE,
+                    note=f"{what} as {probe} {field_name} states it",
+                )
+    return None, None
+
+
+def _model_from_text(hits: Sequence[Hit]) -> tuple[str | None, Evidence | None]:
+    """A model spelled in a banner or page a rule matched (strongest, then by value)."""
+    found = sorted(
+        (h for h in hits if h.model), key=lambda h: (-h.evidence.weight, h.model, h.evidence.rule)
+    )
+    if not found:
+        return None, None
+    model, ev = found[0].model, found[0].evidence
+    return model, Evidence(
+        probe=ev.probe,
+        field=ev.field,
+        value=model or "",
+        maker=None,
+        weight=0.0,
+        rule="model",
+        source=ev.source,
+        note=f"model read from the text rule {ev.rule} matched",
+    )
+
+
 def _brand_label(labels: Sequence[Label]) -> Label | None:
     order = {key: i for i, key in enumerate(LABEL_FIELDS)}
     ranked = sorted(
@@ -334,18 +378,24 @@ def attribute_scan(host: Host, found: Scan, catalogue: Catalogue) -> Attribution
     explanation = _explain(catalogue, winner, rival, hits, shown_label, generic)
     if guess is not None:
         explanation += f"; {REGISTRANT_GUESS_NOTE.format(name=guess)}"
+    model, model_ev = _stated(host, MODEL_FIELDS, "model")
+    if model is None:
+        model, model_ev = _model_from_text(hits)
+    firmware, firmware_ev = _stated(host, FIRMWARE_FIELDS, "firmware")
+    evidence.extend(e for e in (model_ev, firmware_ev) if e is not None)
     return Attribution(
         is_camera=is_camera,
         manufacturer=catalogue.name_of(winner.maker) if winner else guess,
         manufacturer_id=winner.maker if winner else None,
         brand=brand,
-        model=_first(host, MODEL_FIELDS),
-        firmware=_first(host, FIRMWARE_FIELDS),
+        model=model,
+        firmware=firmware,
         serial=_first(host, SERIAL_FIELDS),
         confidence=round(confidence, 3),
         evidence=tuple(evidence),
         explanation=explanation,
         camera_reasons=reasons,
+        equipment=None if is_camera else _equipment(hits),
     )
 
 
@@ -380,6 +430,14 @@ def registrant_guess(found: Scan, catalogue: Catalogue) -> str | None:
     if found.oui is None or catalogue.vendor_for_ieee(found.oui.org) is not None:
         return None
     return registrant_name(found.oui.org) or None
+
+
+def _equipment(hits: Sequence[Hit]) -> str | None:
+    """The kind of equipment the strongest equipment evidence shows (ties: by name)."""
+    found = sorted(
+        (-h.evidence.weight, h.equipment) for h in hits if h.equipment and h.camera is False
+    )
+    return found[0][1] if found else None
 
 
 _SHOWN_KINDS: Final = frozenset({"banner", "page", "certificate", "ssdp", "mdns"})

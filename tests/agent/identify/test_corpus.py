@@ -22,9 +22,9 @@ FLOORS: dict[str, dict[str, int]] = {
         "recognised": 33,
         "maker_right": 19,
         "label_right": 13,
-        "model_right": 9,
+        "model_right": 12,
         "restricted_flagged": 12,
-        "other_restricted_reported": 0,
+        "other_restricted_reported": 6,
     },
     "test": {
         "recognised": 32,
@@ -32,7 +32,7 @@ FLOORS: dict[str, dict[str, int]] = {
         "label_right": 13,
         "model_right": 5,
         "restricted_flagged": 11,
-        "other_restricted_reported": 0,
+        "other_restricted_reported": 3,
     },
 }
 """Right answers per figure, at least (raise them when the rules improve)."""
