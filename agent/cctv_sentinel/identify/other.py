@@ -48,7 +48,7 @@ def assess_other(
     if covered:
         ids = tuple(r.id for r, _ in covered)
         cover = covered[0][1]
-        why = f"{name} {kind}: {cover.basis} ({', '.join(r.short for r, _ in covered)})"
+        why = f"{name} {kind}: covered as {cover.basis} ({', '.join(r.short for r, _ in covered)})"
         if attribution.confidence >= policy.min_confidence:
             return Assessment(Risk.RESTRICTED, ids, why)
         return Assessment(

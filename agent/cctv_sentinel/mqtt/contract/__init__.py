@@ -54,6 +54,7 @@ from cctv_sentinel.mqtt.contract.outbound import (
     EvidenceItem,
     Info,
     IsolationInfo,
+    OtherDevicePayload,
     RegimeRef,
     ScanStatus,
     ScanStatusPayload,
@@ -64,6 +65,7 @@ from cctv_sentinel.mqtt.contract.outbound import (
     event,
     event_camera,
     info,
+    other_device_payload,
 )
 from cctv_sentinel.mqtt.contract.topics import (
     Topics,
@@ -99,6 +101,7 @@ __all__ = [
     "EvidenceItem",
     "Info",
     "IsolationInfo",
+    "OtherDevicePayload",
     "RegimeRef",
     "RequestedBy",
     "RequesterSource",
@@ -117,6 +120,7 @@ __all__ = [
     "info",
     "label",
     "mask_serial",
+    "other_device_payload",
     "parse_command",
     "safe_agent_id",
     "valid_base_topic",
