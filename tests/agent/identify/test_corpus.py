@@ -19,8 +19,8 @@ from tests.corpus import harness
 
 FLOORS: dict[str, dict[str, int]] = {
     "dev": {
-        "recognised": 33,
-        "maker_right": 19,
+        "recognised": 34,
+        "maker_right": 20,
         "label_right": 13,
         "model_right": 12,
         "restricted_flagged": 12,
