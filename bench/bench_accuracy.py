@@ -219,7 +219,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         nmap_s = time.perf_counter() - start
+    if agent.returncode not in {0, 1}:
+        print(f"bench_accuracy: the scan failed: {agent.stderr.strip()[-2000:]}", file=sys.stderr)
+        return 2
     doc = json.loads(agent.stdout)
+    if doc["scan"]["errors"]:
+        print(f"bench_accuracy: scan errors: {doc['scan']['errors']}", file=sys.stderr)
     agent_verdicts = {
         c["ip"]: {
             "maker": c["manufacturer_id"],
