@@ -21,6 +21,16 @@ class HostEnvironmentError(SentinelError):
     """The host lacks something the agent needs (interface, permission, binary)."""
 
 
+class StateCorruptError(HostEnvironmentError):
+    """A state file (the inventory) is damaged; ``recover-state`` saves what can be read."""
+
+
+class StateUnwritableError(HostEnvironmentError):
+    """A state file cannot be written now (disk full, I/O error); nothing was lost or removed."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again later (systemd restarts on it)
+
+
 class CatalogueError(SentinelError):
     """The vendor catalogue is missing, malformed or inconsistent."""
 

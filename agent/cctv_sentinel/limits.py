@@ -85,7 +85,7 @@ PER_HOST_CONNECTIONS: Final = 4
 lock up or rate-limit when a scanner opens many."""
 
 ONVIF_CONCURRENCY: Final = 16
-"""ONVIF clients at once: each builds a zeep client, which costs memory and CPU."""
+"""ONVIF hosts asked at once (each holds up to two SOAP exchanges and their bounded replies)."""
 
 MAX_HOSTS_PER_SCAN: Final = 65_536
 """Most addresses swept in one scan: a /16. Larger networks must be named explicitly."""

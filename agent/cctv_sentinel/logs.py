@@ -35,7 +35,7 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-_QUIET_LIBRARIES = ("zeep", "httpx", "httpcore", "onvif", "asyncio")
+_QUIET_LIBRARIES = ("aiohttp", "asyncio")
 
 
 def setup_logging(verbosity: int, *, traffic: bool = False) -> None:

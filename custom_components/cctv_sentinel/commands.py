@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+import uuid
+from collections.abc import Callable
 from typing import Final
 
 from homeassistant.components import mqtt
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
-from . import const
+from . import const, signing
 from .const import DOMAIN
 from .models import CommandResult, build_command, encode
 
@@ -27,10 +30,18 @@ QOS: Final = 1
 class CommandChannel:
     """Sends commands on one agent's command topic and pairs them with their results."""
 
-    def __init__(self, hass: HomeAssistant, topic: str, agent_name: str) -> None:
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        topic: str,
+        agent_name: str,
+        secret: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.hass = hass
         self.topic = topic
         self.agent_name = agent_name
+        self.secret = secret
+        """The shared secret commands are signed with (read at each send), or None."""
         self.pending: dict[str, asyncio.Future[CommandResult]] = {}
 
     def _error(self, key: str, command: str, message: str | None = None) -> HomeAssistantError:
@@ -63,6 +74,13 @@ class CommandChannel:
             user_id=user_id,
             user_name=user_name,
         )
+        secret = self.secret()
+        if secret:
+            payload = signing.sign(
+                payload, topic=self.topic, secret=secret, now=time.time(), nonce=uuid.uuid4().hex
+            )
+        else:
+            payload = signing.stamp(payload, now=time.time())
         command_id: str = payload["command_id"]
         future: asyncio.Future[CommandResult] = self.hass.loop.create_future()
         self.pending[command_id] = future

@@ -24,6 +24,8 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     SelectSelectorMode,
     TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
 )
 from homeassistant.helpers.service_info.mqtt import MqttServiceInfo
 
@@ -34,6 +36,7 @@ from .const import (
     CONF_AGENT_ID,
     CONF_ALERT_ELEVATED,
     CONF_BASE_TOPIC,
+    CONF_COMMAND_SECRET,
     CONF_IGNORED_REGIMES,
     CONF_MAX_REPAIRS,
     CONF_PERSISTENT_NOTIFICATION,
@@ -53,6 +56,7 @@ from .models import (
     split_discovery_topic,
 )
 from .policy import Policy
+from .signing import MIN_SECRET_LENGTH
 from .text import markdown, plain
 
 MAX_AGENTS = 100
@@ -284,10 +288,14 @@ class SentinelOptionsFlow(OptionsFlow):
                 (key, f"{camera_name(camera)} ({camera.ip})")
                 for key, camera in coordinator.cameras.items()
             )
+        errors: dict[str, str] = {}
         if user_input is not None:
-            counted = set(user_input.get(CONF_REGIMES, ()))
-            return self.async_create_entry(
-                data={
+            secret = str(user_input.get(CONF_COMMAND_SECRET) or "").strip()
+            if secret and len(secret) < MIN_SECRET_LENGTH:
+                errors[CONF_COMMAND_SECRET] = "secret_too_short"
+            else:
+                counted = set(user_input.get(CONF_REGIMES, ()))
+                data: dict[str, Any] = {
                     CONF_IGNORED_REGIMES: sorted(set(regimes) - counted),
                     CONF_ALERT_ELEVATED: user_input[CONF_ALERT_ELEVATED],
                     CONF_ACKNOWLEDGED: sorted(user_input.get(CONF_ACKNOWLEDGED, ())),
@@ -295,7 +303,9 @@ class SentinelOptionsFlow(OptionsFlow):
                     CONF_MAX_REPAIRS: int(user_input[CONF_MAX_REPAIRS]),
                     CONF_SHOW_SERIAL: user_input[CONF_SHOW_SERIAL],
                 }
-            )
+                if secret:
+                    data[CONF_COMMAND_SECRET] = secret
+                return self.async_create_entry(data=data)
         schema: dict[vol.Marker, Any] = {}
         if regimes:
             schema[
@@ -313,7 +323,15 @@ class SentinelOptionsFlow(OptionsFlow):
             NumberSelectorConfig(min=0, max=MAX_REPAIRS_LIMIT, step=1, mode=NumberSelectorMode.BOX)
         )
         schema[vol.Required(CONF_SHOW_SERIAL, default=policy.show_serial)] = BooleanSelector()
-        return self.async_show_form(step_id="init", data_schema=vol.Schema(schema))
+        # A password field: shown masked; emptied, commands go unsigned again.
+        current = entry.options.get(CONF_COMMAND_SECRET)
+        secret_key = (
+            vol.Optional(CONF_COMMAND_SECRET, description={"suggested_value": current})
+            if current
+            else vol.Optional(CONF_COMMAND_SECRET)
+        )
+        schema[secret_key] = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+        return self.async_show_form(step_id="init", data_schema=vol.Schema(schema), errors=errors)
 
 
 def _multi_select(choices: dict[str, str], mode: SelectSelectorMode) -> SelectSelector:

@@ -38,6 +38,8 @@ CONF_MAX_REPAIRS: Final = "max_repairs"
 DEFAULT_MAX_REPAIRS: Final = 10
 CONF_SHOW_SERIAL: Final = "show_serial"
 """Show the serial number the agent publishes on the device page (off: it identifies a unit)."""
+CONF_COMMAND_SECRET: Final = "command_secret"  # noqa: S105  (an option key, not a secret)
+"""Optional shared secret: commands are signed with it (the agent's commands.secret_file)."""
 
 # Service actions and their fields.
 SERVICE_RESCAN: Final = "rescan"

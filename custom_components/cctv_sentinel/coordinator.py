@@ -29,7 +29,13 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from . import signals
 from .alerts import Alerts, notification_id
 from .commands import CommandChannel
-from .const import CONF_AGENT_ID, CONF_BASE_TOPIC, DOMAIN, RELAYED_AGENT_EVENTS
+from .const import (
+    CONF_AGENT_ID,
+    CONF_BASE_TOPIC,
+    CONF_COMMAND_SECRET,
+    DOMAIN,
+    RELAYED_AGENT_EVENTS,
+)
 from .devices import DeviceSync, RegistryDevice, camera_id_of
 from .events import Events
 from .ingest import Ingest
@@ -74,7 +80,9 @@ class SentinelCoordinator:
         self.memory = Memory(hass, entry)
         self.events = Events(hass, entry.entry_id, self.state, self.devices, self.memory)
         self.alerts = Alerts(hass, entry.entry_id, self.state)
-        self.commands = CommandChannel(hass, self.topics.command, entry.title)
+        self.commands = CommandChannel(
+            hass, self.topics.command, entry.title, lambda: entry.options.get(CONF_COMMAND_SECRET)
+        )
         self.ingest = Ingest(hass, entry, agent_id, self.topics)
         self._added: list[str] = []
         self._removed = False

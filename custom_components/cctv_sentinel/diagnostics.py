@@ -20,7 +20,16 @@ from homeassistant.helpers import device_registry as dr
 from .coordinator import SentinelConfigEntry, SentinelCoordinator
 from .models import Camera
 
-TO_REDACT: Final = {"mac", "ip", "serial", "web_url", "networks", "user_id", "user_name"}
+TO_REDACT: Final = {
+    "mac",
+    "ip",
+    "serial",
+    "web_url",
+    "networks",
+    "user_id",
+    "user_name",
+    "command_secret",
+}
 _MAC: Final = re.compile(r"\b[0-9a-fA-F]{2}(?:[:-][0-9a-fA-F]{2}){5}\b")
 _IPV4: Final = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 _BARE_MAC: Final = re.compile(r"\b[0-9a-f]{12}\b")

@@ -27,6 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cctv_sentinel._util.secret import Secret
 from cctv_sentinel._util.timefmt import iso
 from cctv_sentinel.discovery.replay import Answer, replay
 from cctv_sentinel.identify import Policy, identify
@@ -37,7 +38,7 @@ from cctv_sentinel.inventory.store import Inventory
 from cctv_sentinel.model import Evidence
 from cctv_sentinel.mqtt import contract as agent_contract
 from cctv_sentinel.service import commands as agent_commands
-from custom_components.cctv_sentinel import models
+from custom_components.cctv_sentinel import models, signing
 from tests.agent.service import support
 
 REPO = Path(__file__).resolve().parents[2]
@@ -296,7 +297,7 @@ def test_agent_router_answers_the_integrations_commands(tmp_path: Path, records:
     router = agent_commands.CommandRouter(
         port=port,
         camera={r.camera_id: r for r in records}.get,
-        rescan=lambda: agent_commands.Rescan("accepted", "rescan started"),
+        rescan=lambda _wait: agent_commands.Rescan("accepted", "rescan started"),
         clock=lambda: 1_764_320_000.0,
     )
     camera_id = records[0].camera_id
@@ -312,6 +313,66 @@ def test_agent_router_answers_the_integrations_commands(tmp_path: Path, records:
     assert [r.command_id for r in results] == [c["command_id"] for c in sent]
     assert [r.status for r in results] == ["accepted", "not_configured", "not_configured"]
     assert results[1].camera_id == camera_id
+
+
+# --- signed commands: the integration signs, the agent verifies --------------------------------
+
+SECRET = "0123456789abcdef-shared-secret"
+TOPIC = "cctv_sentinel/site-a/command"
+
+
+def _authority(now: float, secret: str = SECRET) -> agent_commands.CommandAuthority:
+    return agent_commands.CommandAuthority(
+        topic=TOPIC,
+        secret=agent_contract_secret(secret),
+        max_age=60,
+        clock=lambda: now,
+    )
+
+
+def agent_contract_secret(value: str) -> Secret:
+    return Secret(value)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    reason=st.one_of(st.none(), st.text(max_size=300)),
+    user_name=st.one_of(st.none(), st.text(max_size=300)),
+    nonce=st.text(alphabet="0123456789abcdef", min_size=32, max_size=32),
+)
+def test_the_agent_verifies_what_the_integration_signs(
+    reason: str | None, user_name: str | None, nonce: str
+) -> None:
+    """Any command the integration signs (any text in it) passes the agent's check, once;
+    the schema accepts it; another secret or another agent's topic does not verify."""
+    now = 1_764_320_000.0
+    command = models.build_command(
+        "isolate", camera_id="bcad28001021", reason=reason, user_id="8d1c", user_name=user_name
+    )
+    signed = signing.sign(command, topic=TOPIC, secret=SECRET, now=now, nonce=nonce)
+    check("command", signed)
+    raw = models.encode(signed).encode("utf-8")
+    parsed = agent_contract.parse_command(raw)
+    assert parsed.sent_at == now
+    found = _authority(now + 30).check(parsed)
+    assert (found.refusal, found.verified) == (None, True)
+    assert _authority(now, secret=SECRET + "!").check(parsed).refusal is not None
+    elsewhere = agent_commands.CommandAuthority(
+        topic="cctv_sentinel/site-b/command",
+        secret=agent_contract_secret(SECRET),
+        max_age=60,
+        clock=lambda: now,
+    )
+    assert elsewhere.check(parsed).refusal is not None
+    assert agent_contract.signature_valid(parsed, topic=TOPIC, secret=SECRET.encode())
+
+
+def test_the_integrations_unsigned_commands_carry_their_time() -> None:
+    stamped = signing.stamp(models.build_command("rescan"), now=1_764_320_000.0)
+    check("command", stamped)
+    parsed = agent_contract.parse_command(models.encode(stamped).encode("utf-8"))
+    assert parsed.sent_at == 1_764_320_000.0
+    assert parsed.signature is None
 
 
 # Whatever a device says ends up in these fields; the agent cleans and bounds it.

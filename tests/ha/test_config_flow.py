@@ -22,6 +22,7 @@ from custom_components.cctv_sentinel.const import (
     CONF_AGENT_ID,
     CONF_ALERT_ELEVATED,
     CONF_BASE_TOPIC,
+    CONF_COMMAND_SECRET,
     CONF_IGNORED_REGIMES,
     CONF_MAX_REPAIRS,
     CONF_PERSISTENT_NOTIFICATION,
@@ -372,7 +373,7 @@ async def test_options_loaded_entry(
     }
     cameras = [o["value"] for o in schema[CONF_ACKNOWLEDGED].config["options"]]
     assert sorted(cameras) == sorted([RESTRICTED_ID, LOW_ID, "ip-198-18-1-10"])
-    defaults = {str(key): key.default() for key in schema}
+    defaults = {str(key): key.default() for key in schema if callable(key.default)}
     assert defaults[CONF_REGIMES] == ["us-fcc-covered-list", "us-ndaa-889"]
     assert defaults[CONF_ALERT_ELEVATED] is False
 
@@ -410,7 +411,7 @@ async def test_options_unloaded_entry_keeps_stored_choices(hass: HomeAssistant) 
     assert entry.state is ConfigEntryState.NOT_LOADED
     result = await hass.config_entries.options.async_init(entry.entry_id)
     schema = result["data_schema"].schema
-    defaults = {str(key): key.default() for key in schema}
+    defaults = {str(key): key.default() for key in schema if callable(key.default)}
     assert defaults[CONF_REGIMES] == []
     assert defaults[CONF_ACKNOWLEDGED] == [RESTRICTED_ID]
     result = await hass.config_entries.options.async_configure(
@@ -443,6 +444,7 @@ async def test_options_without_regimes_or_cameras(hass: HomeAssistant) -> None:
         CONF_PERSISTENT_NOTIFICATION,
         CONF_MAX_REPAIRS,
         CONF_SHOW_SERIAL,
+        CONF_COMMAND_SECRET,
     ]
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
@@ -461,3 +463,44 @@ async def test_options_without_regimes_or_cameras(hass: HomeAssistant) -> None:
         CONF_MAX_REPAIRS: 3,
         CONF_SHOW_SERIAL: False,
     }
+
+
+async def test_options_command_secret_set_kept_and_cleared(hass: HomeAssistant) -> None:
+    """The signing secret: too short is refused, a good one is stored (trimmed), empty clears it."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=AGENT_ID,
+        data={CONF_AGENT_ID: AGENT_ID, CONF_BASE_TOPIC: "cctv_sentinel"},
+    )
+    entry.add_to_hass(hass)
+    switches = {
+        CONF_ALERT_ELEVATED: False,
+        CONF_PERSISTENT_NOTIFICATION: False,
+        CONF_MAX_REPAIRS: 10,
+        CONF_SHOW_SERIAL: False,
+    }
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    secret_key = next(k for k in result["data_schema"].schema if str(k) == CONF_COMMAND_SECRET)
+    assert secret_key.description is None  # nothing to suggest yet
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**switches, CONF_COMMAND_SECRET: "too-short"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_COMMAND_SECRET: "secret_too_short"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**switches, CONF_COMMAND_SECRET: "  " + "s" * 32 + "\n"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_COMMAND_SECRET] == "s" * 32
+
+    # Opened again: the field is masked (a password) and keeps the secret unless emptied.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    secret_key = next(k for k in result["data_schema"].schema if str(k) == CONF_COMMAND_SECRET)
+    assert secret_key.description == {"suggested_value": "s" * 32}
+    selector = result["data_schema"].schema[secret_key]
+    assert selector.config["type"] == "password"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**switches, CONF_COMMAND_SECRET: ""}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_COMMAND_SECRET not in entry.options

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -13,10 +15,15 @@ from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
-from pytest_homeassistant_custom_component.typing import MqttMockHAClient
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, MqttMockHAClient
 
-from custom_components.cctv_sentinel.const import DOMAIN
+from custom_components.cctv_sentinel import signing
+from custom_components.cctv_sentinel.const import CONF_COMMAND_SECRET, DOMAIN
 
 from .conftest import AGENT_ID, LOW_ID, RESTRICTED_ID, FakeAgent
 
@@ -127,6 +134,45 @@ async def test_isolate_and_release(
     )
     assert (release["command"], release["camera_id"]) == ("release", RESTRICTED_ID)
     assert "mode" not in release
+    # Without a secret: unsigned, but stamped, so the agent refuses it once stale.
+    for command in agent.commands:
+        assert {"sent_at"} <= command.keys()
+        assert "signature" not in command
+        assert "nonce" not in command
+
+
+async def test_commands_are_signed_with_the_options_secret(
+    hass: HomeAssistant, loaded: MockConfigEntry, agent: FakeAgent
+) -> None:
+    """With a secret in the options every command carries sent_at, a fresh nonce and its HMAC."""
+    secret = "a-shared-secret-of-32-characters"
+    hass.config_entries.async_update_entry(
+        loaded, options={**loaded.options, CONF_COMMAND_SECRET: secret}
+    )
+    await hass.async_block_till_done()
+    before = time.time()
+    await call(hass, "isolate", {"device_id": device_id(loaded, RESTRICTED_ID)})
+    await call(hass, "release", {"device_id": device_id(loaded, RESTRICTED_ID)})
+    await call(hass, "rescan", {})
+    assert len(agent.commands) == 3
+    nonces = set()
+    for command in agent.commands:
+        check_command(command)
+        assert command["signature"] == signing.signature(
+            command, topic=COMMAND_TOPIC, secret=secret
+        )
+        assert command["signature"] != signing.signature(
+            command, topic=COMMAND_TOPIC, secret=secret + "x"
+        )
+        sent = datetime.fromisoformat(command["sent_at"]).timestamp()
+        assert before - 1 <= sent <= time.time() + 1
+        nonces.add(command["nonce"])
+    assert len(nonces) == 3
+    # Cleared again: back to unsigned commands at once (no reload needed).
+    hass.config_entries.async_update_entry(loaded, options={})
+    await hass.async_block_till_done()
+    await call(hass, "rescan", {})
+    assert "signature" not in agent.commands[-1]
 
 
 async def test_isolate_several_cameras(
@@ -320,3 +366,19 @@ async def test_switch_isolates_and_releases(
         await hass.services.async_call(
             "switch", "turn_off", {ATTR_ENTITY_ID: entity_id}, blocking=True
         )
+
+
+async def test_the_signing_secret_never_reaches_diagnostics(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    loaded: MockConfigEntry,
+    agent: FakeAgent,
+) -> None:
+    """The options hold the secret; the entry's diagnostics show it redacted."""
+    secret = "never-in-diagnostics-0123456789"
+    hass.config_entries.async_update_entry(loaded, options={CONF_COMMAND_SECRET: secret})
+    await hass.async_block_till_done()
+    assert await async_setup_component(hass, "diagnostics", {})
+    data = await get_diagnostics_for_config_entry(hass, hass_client, loaded)
+    assert data["entry"]["options"][CONF_COMMAND_SECRET] == "**REDACTED**"
+    assert secret not in json.dumps(data)

@@ -34,3 +34,21 @@ def make_private(path: Path) -> None:
         os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+
+
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+"""Files SQLite keeps beside a database; it creates them with the database's own mode."""
+
+
+def make_private_database(path: Path) -> None:
+    """Create an SQLite database file 0600 (whatever the umask) and tighten its companions.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so a
+    database created private stays private; companions left by an older,
+    looser version are tightened too.
+    """
+    make_private(path)
+    for suffix in SQLITE_COMPANIONS:
+        companion = Path(f"{path}{suffix}")
+        if companion.exists():
+            make_private(companion)

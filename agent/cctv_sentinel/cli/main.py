@@ -22,6 +22,7 @@ from cctv_sentinel.logs import setup_logging
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "run": ("cctv_sentinel.cli.service", "keep watching the network and publish over MQTT"),
     "check-config": ("cctv_sentinel.cli.service", "validate a configuration file"),
+    "recover-state": ("cctv_sentinel.cli.state", "save what can be read from a damaged inventory"),
     "classify": (
         "cctv_sentinel.cli.verdicts",
         "verdicts for saved scans (--format json --raw) and nmap XML",

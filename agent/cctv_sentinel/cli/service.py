@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cctv_sentinel._util.permissions import warning_if_exposed
 from cctv_sentinel.cli.errors import EXIT_OK, EXIT_USAGE, PROG, say
 from cctv_sentinel.discovery.credentials import load_credentials
-from cctv_sentinel.errors import ConfigError, SentinelError
+from cctv_sentinel.errors import ConfigError, MqttError, SentinelError
 from cctv_sentinel.identify import check_policy, load_catalogue, policy_from_mapping
 from cctv_sentinel.logs import setup_logging
+from cctv_sentinel.mqtt.client import MqttClient
 from cctv_sentinel.service.commands import IsolationPort
 from cctv_sentinel.service.config import (
     Config,
@@ -93,6 +96,11 @@ def register(subparsers: Any) -> None:
         "check-config", help="validate a configuration file", description="Validate a config file."
     )
     check.add_argument("file", type=Path, metavar="FILE")
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="also connect to the broker once: proves its address, TLS and credentials",
+    )
     check.set_defaults(func=cmd_check_config)
 
 
@@ -125,7 +133,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _warn_exposed(config: Config) -> None:
-    for path in (config.mqtt.password_file, config.scan.credentials):
+    for path in (config.mqtt.password_file, config.scan.credentials, config.commands.secret_file):
         warning = warning_if_exposed(path)
         if warning:
             say(f"warning: {warning}")
@@ -169,17 +177,33 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         sys.stderr.write("\n".join(problems) + "\n")
         return EXIT_USAGE
     _warn_exposed(config)
+    if getattr(args, "connect", False):
+        try:
+            # Its own client id: the agent's would push a running agent off the broker.
+            check_id = f"cctv-sentinel-check-{os.getpid()}"
+            settings = replace(config.mqtt.settings(check_id), client_id=check_id)
+            asyncio.run(MqttClient(settings).probe())
+        except MqttError as err:
+            sys.stderr.write(f"{config.source}: mqtt: {err}\n")
+            return EXIT_USAGE
     nets = ", ".join(str(n) for n in config.scan.networks) or "this host's networks"
     passive = "on" if config.scan.passive else "off"
     ha = "on" if config.mqtt.homeassistant_discovery else "off"
     isolation = "configured" if config.isolation is not None else "not configured"
+    signed = (
+        "signed only (shared secret)"
+        if config.commands.secret is not None
+        else "unsigned allowed (the broker ACL decides who may send them)"
+    )
     m = config.mqtt
     lines = [
         f"{args.file.name}: OK",
         f"agent: {config.agent.id} ({config.agent.name}), state in {config.agent.state_dir}",
-        f"broker: {m.url} (MQTT {m.protocol}), base topic {m.base_topic}",
+        f"broker: {m.url} (MQTT {m.protocol}), base topic {m.base_topic}"
+        + ("; connected and logged in" if getattr(args, "connect", False) else ""),
         f"watching: {nets}; scans every {config.scan.interval:g} s; passive listening {passive}",
         f"Home Assistant discovery: {ha}; isolation: {isolation}",
+        f"commands: {signed}; accepted within {config.commands.max_age:g} s of sending",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
     return EXIT_OK

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cctv_sentinel import limits
+from cctv_sentinel.discovery.credential_policy import CameraEvidence
 from cctv_sentinel.discovery.credentials import Credentials
 from cctv_sentinel.discovery.netinfo import Interface
 from cctv_sentinel.model import Observation
@@ -57,8 +58,19 @@ class ProbeContext:
     """Runs work as part of the scan (the scan waits for it); None outside a Scanner."""
     keep_listening: bool = False
     """Discovery sockets stay open after their window, until :meth:`close_late_listeners`."""
+    evidence: CameraEvidence = field(default_factory=CameraEvidence)
+    """Hosts whose answers say camera: only they (or hosts the file names) get credentials."""
     _host_slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _late: list[asyncio.BaseTransport] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        sink = self.emit
+
+        def emit(obs: Observation) -> None:
+            self.evidence.note(obs)  # before the sink: its follow-ups may need the evidence
+            sink(obs)
+
+        self.emit = emit
 
     def listen_late(self, transport: asyncio.BaseTransport) -> bool:
         """Keep a probe's socket open after its window, so late answers still count.

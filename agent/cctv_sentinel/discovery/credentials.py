@@ -9,8 +9,13 @@ File format (YAML), all keys optional::
       - match: 198.18.0.21        # an IP, a CIDR or a MAC address
         username: admin
         password_file: /etc/cctv-sentinel/cam21.secret
+      - match: 198.18.0.40        # one address or MAC only:
+        basic_over_http: true     # this old camera knows only Basic, on plain HTTP
+        username: admin
+        password_env: CAM40_PASSWORD
 
 The password never appears in ``repr``, logs, output, MQTT or diagnostics.
+Where and how it may be sent is decided in :mod:`.credential_policy`.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +32,22 @@ from cctv_sentinel._util.secret import Secret
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.protocols.text import normalise_mac
 
-_ENTRY_KEYS = frozenset({"match", "username", "password", "password_env", "password_file"})
+_SECRET_KEYS = frozenset({"username", "password", "password_env", "password_file"})
+_HOST_KEYS = _SECRET_KEYS | {"match", "basic_over_http"}
 MAX_CREDENTIALS_FILE = 1024 * 1024
 """A credentials file larger than 1 MiB is a mistake, not a list of cameras."""
 
 
 @dataclass(frozen=True, slots=True)
 class Credential:
-    """A username and its password."""
+    """A username and its password, and what the file says about the host it is for."""
 
     username: str
     password: Secret
+    named_host: bool = False
+    """The file names this very host (one address or one MAC), not a range or the default."""
+    basic_over_http: bool = False
+    """The user allows Basic (the password itself) over plain HTTP to this named host."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +121,7 @@ def _password(entry: Mapping[str, Any], where: str, base: Path) -> Secret:
 def _credential(entry: Any, where: str, base: Path, *, allow_match: bool) -> Credential:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{where}: must be a mapping with username and password")
-    allowed = _ENTRY_KEYS if allow_match else _ENTRY_KEYS - {"match"}
+    allowed = _HOST_KEYS if allow_match else _SECRET_KEYS
     unknown = sorted(set(entry) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}")
@@ -126,14 +136,26 @@ def _rule(entry: Any, where: str, base: Path) -> _Rule:
     match = entry.get("match")
     if not isinstance(match, str) or not match:
         raise ConfigError(f"{where}.match: must be an IP address, a CIDR or a MAC address")
+    basic = entry.get("basic_over_http", False)
+    if not isinstance(basic, bool):
+        raise ConfigError(f"{where}.basic_over_http: must be true or false")
     mac = normalise_mac(match) if ":" in match or "-" in match else None
-    if mac is not None:
-        return _Rule(network=None, mac=mac, credential=credential)
-    try:
-        network = ipaddress.IPv4Network(match, strict=False)
-    except ValueError as err:
-        raise ConfigError(f"{where}.match: {match!r} is not an IPv4 address, CIDR or MAC") from err
-    return _Rule(network=network, mac=None, credential=credential)
+    network = None
+    if mac is None:
+        try:
+            network = ipaddress.IPv4Network(match, strict=False)
+        except ValueError as err:
+            raise ConfigError(
+                f"{where}.match: {match!r} is not an IPv4 address, CIDR or MAC"
+            ) from err
+    named = mac is not None or (network is not None and network.num_addresses == 1)
+    if basic and not named:
+        raise ConfigError(
+            f"{where}.basic_over_http: allowed only for one named host (one address or MAC),"
+            f" not the range {match}"
+        )
+    credential = replace(credential, named_host=named, basic_over_http=basic)
+    return _Rule(network=network, mac=mac, credential=credential)
 
 
 def credentials_from_mapping(data: Any, base: Path | None = None) -> Credentials:

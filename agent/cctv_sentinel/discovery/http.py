@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlsplit
 
-from cctv_sentinel.discovery import httpclient
+from cctv_sentinel.discovery import credential_policy, httpclient
 from cctv_sentinel.discovery.base import ProbeContext, now
+from cctv_sentinel.discovery.credentials import Credential
 from cctv_sentinel.errors import ProbeError, ProtocolError
 from cctv_sentinel.model import Observation, ProbeName
 from cctv_sentinel.protocols import http as httpproto
@@ -156,9 +157,17 @@ def _endpoint_fields(endpoint: str, body: bytes) -> dict[str, str]:
 
 
 def endpoint_fields(
-    path: str, first: httpclient.HttpReply, second: httpclient.HttpReply | None
+    path: str,
+    first: httpclient.HttpReply,
+    second: httpclient.HttpReply | None,
+    *,
+    withheld: bool = False,
 ) -> dict[str, str]:
-    """What a vendor endpoint's answer says (pure); ``second`` is the authenticated retry."""
+    """What a vendor endpoint's answer says (pure).
+
+    ``second`` is the authenticated retry; ``withheld`` says a credential was
+    kept back (``auth: withheld``).
+    """
     fields: dict[str, str] = {"endpoint": path, "status": str(first.status)}
     server = first.head.header("server")
     if server:
@@ -167,6 +176,8 @@ def endpoint_fields(
     final = second or first
     if second is not None:
         fields["auth"] = "ok" if second.status == 200 else "failed"
+    elif withheld:
+        fields["auth"] = "withheld"
     if final.status == 200 and final.body and not final.truncated:
         try:
             fields.update(_endpoint_fields(path, final.body))
@@ -178,22 +189,53 @@ def endpoint_fields(
 async def endpoint(
     ctx: ProbeContext, ip: str, port: int, tls: bool, path: str, mac: str | None
 ) -> None:
-    """Ask one vendor endpoint; emit its status, realm and (when readable) identity."""
-    credential = ctx.credentials.for_host(ip, mac)
+    """Ask one vendor endpoint; emit its status, realm and (when readable) identity.
+
+    The endpoint is asked without credentials first. A credential answers its
+    challenge only when the host is named in the credentials file or its other
+    answers say camera (:mod:`.credential_policy`), waiting a little for that
+    evidence, since other probes of the same host may still be under way.
+    """
     async with ctx.host_slot(ip):
-        first, second = await httpclient.request_with_auth(
+        first = await httpclient.request(
             ip,
             port,
             path,
-            credential=credential,
             tls=tls,
             timeout=ctx.timing.request_timeout,
             head_timeout=ctx.timing.head_timeout,
         )
-    if first.status == 404 and (second is None):
+    if first.status == 404:
         return  # not this vendor's firmware; absence is not evidence worth reporting
-    fields = endpoint_fields(path, first, second)
+    second: httpclient.HttpReply | None = None
+    credential = ctx.credentials.for_host(ip, mac) if first.status == 401 else None
+    withheld = credential is not None
+    if credential is not None and not await _may_send(ctx, ip, credential):
+        _LOG.debug("http: %s: credential withheld: nothing says this host is a camera", ip)
+    elif credential is not None:
+        async with ctx.host_slot(ip):
+            second = await httpclient.answer_challenge(
+                first,
+                ip,
+                port,
+                path,
+                credential=credential,
+                tls=tls,
+                timeout=ctx.timing.request_timeout,
+                head_timeout=ctx.timing.head_timeout,
+            )
+    if second is None and withheld:
+        # Not a camera by its other answers, or only Basic offered over plain HTTP.
+        _LOG.debug("http: %s:%d%s: no challenge answerable without the password", ip, port, path)
+    fields = endpoint_fields(path, first, second, withheld=withheld)
     ctx.emit(Observation(probe=ProbeName.HTTP, ip=ip, fields=fields, port=port, at=now()))
+
+
+async def _may_send(ctx: ProbeContext, ip: str, credential: Credential) -> bool:
+    if credential_policy.may_send(credential, ip, ctx.evidence):
+        return True
+    wait = max(ctx.timing.window, ctx.timing.request_timeout)
+    return await ctx.evidence.wait(ip, wait)
 
 
 async def fingerprint(ctx: ProbeContext, ip: str, port: int, mac: str | None) -> bool:

@@ -13,9 +13,11 @@ import base64
 import contextlib
 import secrets
 import ssl
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cctv_sentinel.discovery.credential_policy import scheme_allowed
 from cctv_sentinel.discovery.credentials import Credential
 from cctv_sentinel.errors import ProbeError, ProbeTimeoutError, ProtocolError
 from cctv_sentinel.limits import MAX_HTTP_BODY, MAX_HTTP_HEADERS
@@ -54,7 +56,9 @@ def _tls_context() -> ssl.SSLContext:
     ctx.verify_mode = ssl.CERT_NONE
     with contextlib.suppress(ssl.SSLError, ValueError):
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # old camera firmware offers weak suites
-    with contextlib.suppress(AttributeError, ValueError):
+    with contextlib.suppress(AttributeError, ValueError), warnings.catch_warnings():
+        # Python 3.13 deprecates naming TLS 1.0; old camera firmware still speaks only that.
+        warnings.simplefilter("ignore", DeprecationWarning)
         ctx.minimum_version = ssl.TLSVersion.TLSv1
     return ctx
 
@@ -193,7 +197,9 @@ async def request_with_auth(
 ) -> tuple[HttpReply, HttpReply | None]:
     """Request ``path``; on a 401 with a usable challenge and a credential, answer it once.
 
-    Returns (first reply, authenticated reply or None).
+    Whether ``credential`` may go to this host at all is the caller's decision
+    (:func:`credential_policy.may_send`). Returns (first reply, authenticated
+    reply or None).
     """
     first = await request(
         ip,
@@ -207,15 +213,56 @@ async def request_with_auth(
         head_timeout=head_timeout,
         max_body=max_body,
     )
-    if first.status != 401 or credential is None:
+    if credential is None:
         return first, None
+    second = await answer_challenge(
+        first,
+        ip,
+        port,
+        path,
+        credential=credential,
+        method=method,
+        tls=tls,
+        headers=headers,
+        body=body,
+        timeout=timeout,
+        head_timeout=head_timeout,
+        max_body=max_body,
+    )
+    return first, second
+
+
+async def answer_challenge(
+    first: HttpReply,
+    ip: str,
+    port: int,
+    path: str,
+    *,
+    credential: Credential,
+    method: str = "GET",
+    tls: bool = False,
+    headers: Mapping[str, str] | None = None,
+    body: bytes = b"",
+    timeout: float,
+    head_timeout: float | None = None,
+    max_body: int = MAX_HTTP_BODY,
+) -> HttpReply | None:
+    """Repeat the request that got ``first`` with credentials, when its 401 may be answered.
+
+    A challenge may be answered only in a form that keeps the password secret
+    (:func:`credential_policy.scheme_allowed`): a Basic challenge over plain
+    HTTP goes unanswered unless the credentials file opted this host in.
+    None when ``first`` is no 401 or has no challenge we may answer.
+    """
+    if first.status != 401:
+        return None
     challenges = httpproto.parse_www_authenticate(
         ", ".join(first.head.header_all("www-authenticate"))
     )
-    auth = authorization(challenges, method=method, uri=path, credential=credential)
+    auth = authorization(challenges, method=method, uri=path, credential=credential, tls=tls)
     if auth is None:
-        return first, None
-    second = await request(
+        return None
+    return await request(
         ip,
         port,
         path,
@@ -227,7 +274,6 @@ async def request_with_auth(
         head_timeout=head_timeout,
         max_body=max_body,
     )
-    return first, second
 
 
 def authorization(
@@ -236,21 +282,26 @@ def authorization(
     method: str,
     uri: str,
     credential: Credential,
+    tls: bool,
 ) -> str | None:
-    """Answer the strongest challenge we support (Digest before Basic)."""
+    """Answer the strongest challenge we support and may answer (Digest before Basic)."""
     for challenge in challenges:
         if challenge.scheme.lower() == "digest":
-            answer: str = httpproto.digest_authorization(
-                challenge,
-                method=method,
-                uri=uri,
-                username=credential.username,
-                password=credential.password.reveal(),
-                cnonce=secrets.token_hex(8),
-            )
+            try:
+                answer: str = httpproto.digest_authorization(
+                    challenge,
+                    method=method,
+                    uri=uri,
+                    username=credential.username,
+                    password=credential.password.reveal(),
+                    cnonce=secrets.token_hex(8),
+                )
+            except ProtocolError:
+                continue  # no nonce, an algorithm we do not know: try the next challenge
             return answer
     for challenge in challenges:
-        if challenge.scheme.lower() == "basic":
+        scheme = challenge.scheme
+        if scheme.lower() == "basic" and scheme_allowed(scheme, tls=tls, credential=credential):
             token = f"{credential.username}:{credential.password.reveal()}"
             return "Basic " + base64.b64encode(token.encode("utf-8")).decode("ascii")
     return None

@@ -338,10 +338,6 @@ class Scanner:
         """Scan until nothing is left to do or the deadline passes."""
         started = time.time()
         _raise_fd_limit()
-        if self.enabled(ProbeName.ONVIF) and not self.options.credentials.empty:
-            from cctv_sentinel.discovery import onvif_zeep  # noqa: PLC0415  (lazy: httpx, zeep)
-
-            onvif_zeep.prewarm()  # zeep is needed only to sign requests with credentials
         try:
             async with asyncio.timeout(self.options.timeout):
                 self._start()

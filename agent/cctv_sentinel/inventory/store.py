@@ -15,15 +15,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
+import logging
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from cctv_sentinel.errors import HostEnvironmentError
+from cctv_sentinel._util.permissions import make_private_database
+from cctv_sentinel.errors import (
+    HostEnvironmentError,
+    SentinelError,
+    StateCorruptError,
+    StateUnwritableError,
+)
 from cctv_sentinel.inventory.ids import camera_id_from, serial_key
+from cctv_sentinel.inventory.progress import (
+    DELETE_SEEN,
+    INSERT_SEEN,
+    MAX_DAYS_KEPT,
+    PROGRESS_DDL,
+    PROGRESS_TABLES,
+    PRUNE_DAYS,
+    UPSERT_DAY,
+    DayCounts,
+    day_counts,
+    day_row,
+    load_progress,
+    restricted_seen_after,
+)
 from cctv_sentinel.inventory.records import (
     FACT_FIELDS,
     STICKY_FIELDS,
@@ -35,6 +55,9 @@ from cctv_sentinel.inventory.records import (
     HistoryEntry,
     ScanRecord,
 )
+
+_LOG = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 SCHEMA_VERSION: Final = 1
 """Version of the SQLite layout (``PRAGMA user_version``)."""
@@ -51,6 +74,60 @@ _INDEXED: Final = ("mac", "onvif_uuid", "serial_key", "ip")
 
 _COLUMNS: Final = frozenset({"ip", "mac", "onvif_uuid"})
 """Facts stored in their own columns (indexed); the rest go into the ``facts`` JSON."""
+
+RECOVER_HINT: Final = "cctv-sentinel recover-state"
+"""The command that saves what can be read from a damaged inventory (docs/cli.md)."""
+
+_CORRUPT: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+_UNWRITABLE: Final = frozenset({sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR})
+"""Primary result codes: a damaged file, and a file that cannot be written right now."""
+
+
+def state_problem(err: sqlite3.Error, path: Path) -> SentinelError:
+    """One line that names the file, says what is wrong and what to do (never "delete it")."""
+    code = getattr(err, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary in _CORRUPT:
+        return StateCorruptError(
+            f"the inventory {path} is damaged ({err}); stop the agent and run"
+            f" `{RECOVER_HINT} --state-dir {path.parent}` to save what can be read"
+            " (the damaged file is kept beside it)"
+        )
+    if primary in _UNWRITABLE:
+        return StateUnwritableError(
+            f"cannot write the inventory {path} ({err}): free space on its file system;"
+            " the database is intact and nothing was removed"
+        )
+    if primary in {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}:
+        return HostEnvironmentError(
+            f"the inventory {path} is in use by another agent (one agent per state directory)"
+        )
+    return HostEnvironmentError(f"cannot use the inventory {path}: {err}")
+
+
+_UPSERT: Final = (
+    "INSERT OR REPLACE INTO cameras (camera_id, id_source, ip, mac, onvif_uuid,"
+    " serial_key, first_seen, last_seen, state, missed_scans, missing_since, facts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def quick_check(db: sqlite3.Connection) -> str | None:
+    """None when SQLite finds the file sound, else its first complaint."""
+    rows = db.execute("PRAGMA quick_check(1)").fetchall()
+    first = " ".join(str(rows[0][0]).split()) if rows else "no answer"  # one line
+    return None if first == "ok" else first.replace("*** in database main *** ", "")
+
+
+@dataclass(slots=True)
+class _Backlog:
+    """Changes made in memory while the database could not be written, in order."""
+
+    statements: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    """History and scan rows, history re-keys, pruning: replayed as they came."""
+    cameras: set[str] = field(default_factory=set)
+    """Cameras written or deleted: their rows are rewritten from memory."""
+
 
 _DDL: Final = """
 CREATE TABLE IF NOT EXISTS cameras (
@@ -109,44 +186,74 @@ class Inventory:
         self._db: sqlite3.Connection | None = None
         self._by_id: dict[str, CameraRecord] = {}
         self._index: dict[str, dict[str, set[str]]] = {k: {} for k in _INDEXED}
+        self._backlog: _Backlog | None = None
+        """Not None while writes fail (disk full): memory is ahead of the file."""
+        self._restricted_seen: set[str] = set()
+        self._days: dict[str, DayCounts] = {}
+        """The daily progress (inventory/progress.py), kept in memory like the cameras."""
 
     # --- lifecycle -------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (creating if needed, mode 0600) and load every camera."""
+        """Open (creating if needed, mode 0600) and load every camera.
+
+        Raises StateCorruptError when SQLite finds the file damaged,
+        StateUnwritableError when it cannot be written (disk full), each one
+        line that names the file and what to do. Nothing is ever removed.
+        """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Created private before SQLite opens it: it holds full serial numbers.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
+            make_private_database(self.path)
         except OSError as err:
             raise HostEnvironmentError(
                 f"cannot create the inventory {self.path}: {err.strerror}"
             ) from err
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                db.close()
-                raise HostEnvironmentError(
-                    f"the inventory {self.path} was written by a newer agent "
-                    f"(layout {version}, this agent knows {SCHEMA_VERSION})"
-                )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(_DDL)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            rows = db.execute("SELECT * FROM cameras").fetchall()
-        except sqlite3.DatabaseError as err:
+            rows = self._prepare(db)
+        except sqlite3.Error as err:
             db.close()
-            raise HostEnvironmentError(
-                f"the inventory {self.path} is not a usable SQLite database ({err});"
-                " move it away to start afresh"
-            ) from err
+            raise state_problem(err, self.path) from err
+        except BaseException:
+            db.close()
+            raise
         self._db = db
         columns = [d[0] for d in db.execute("SELECT * FROM cameras LIMIT 0").description]
         loaded = (self._from_row(dict(zip(columns, row, strict=True))) for row in rows)
         self._reset({r.camera_id: r for r in loaded if r is not None})
+
+    def _prepare(self, db: sqlite3.Connection) -> list[Any]:
+        """Check, migrate (writing only when something changes) and read the cameras."""
+        # One agent owns its inventory. Exclusive locking also keeps SQLite's
+        # WAL index in memory instead of a -shm file, so a healthy inventory
+        # opens and is read even when its disk is full.
+        db.execute("PRAGMA locking_mode=EXCLUSIVE")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise HostEnvironmentError(
+                f"the inventory {self.path} was written by a newer agent "
+                f"(layout {version}, this agent knows {SCHEMA_VERSION})"
+            )
+        problem = quick_check(db)
+        if problem is not None:
+            raise StateCorruptError(
+                f"the inventory {self.path} is damaged ({problem}); stop the agent and run"
+                f" `{RECOVER_HINT} --state-dir {self.path.parent}` to save what can be read"
+                " (the damaged file is kept beside it)"
+            )
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"cameras", "history", "scans"} <= tables:
+            db.executescript(_DDL)
+        if not tables >= PROGRESS_TABLES:
+            db.executescript(PROGRESS_DDL)
+        if version != SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._restricted_seen, self._days = load_progress(db)
+        return db.execute("SELECT * FROM cameras").fetchall()
 
     def _reset(self, records: Mapping[str, CameraRecord]) -> None:
         """Replace the in-memory copy (and its indexes) with ``records``."""
@@ -171,11 +278,28 @@ class Inventory:
                     del self._index[key][value]
 
     def close(self) -> None:
-        """Close the database (idempotent)."""
-        if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
-            self._db = None
+        """Write what memory holds beyond the file, if it can; close (idempotent)."""
+        if self._db is None:
+            return
+        backlog = self._backlog
+        if backlog is not None:
+            try:
+                written = self.retry()
+            except SentinelError as err:
+                _LOG.error("%s", err)
+                written = False
+            if not written:
+                _LOG.error(
+                    "the inventory %s could not take %d camera(s) and %d change(s) kept in"
+                    " memory (still no space); the next scans will find the cameras again",
+                    self.path,
+                    len(backlog.cameras),
+                    len(backlog.statements),
+                )
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._db = None
+        self._backlog = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -183,6 +307,38 @@ class Inventory:
         if self._db is None:
             raise HostEnvironmentError(f"the inventory {self.path} is not open")
         return self._db
+
+    # --- daily progress (inventory/progress.py) -------------------------------
+
+    def record_day(self, date: str, isolated: Collection[str]) -> DayCounts:
+        """Count today's cameras into the daily progress; return the row.
+
+        Written like every other change (through the backlog while the disk is
+        full); the statements do not depend on what memory held before, so a
+        write that is taken again after a failed commit writes the same rows.
+        """
+
+        def write() -> DayCounts:
+            records = list(self._by_id.values())
+            seen = restricted_seen_after(self._restricted_seen, records)
+            for camera_id in sorted(seen):
+                self._exec(INSERT_SEEN, (camera_id,))
+            for camera_id in sorted(self._restricted_seen - seen):
+                self._exec(DELETE_SEEN, (camera_id,))
+            counts = day_counts(date, records, isolated, seen)
+            self._exec(UPSERT_DAY, day_row(counts))
+            self._exec(PRUNE_DAYS, (MAX_DAYS_KEPT,))
+            self._restricted_seen = seen
+            self._days[date] = counts
+            for old in sorted(self._days)[:-MAX_DAYS_KEPT]:
+                del self._days[old]
+            return counts
+
+        return self._write(write)
+
+    def days(self, limit: int) -> list[DayCounts]:
+        """The newest ``limit`` days of progress, oldest first."""
+        return [self._days[d] for d in sorted(self._days)[-limit:]] if limit > 0 else []
 
     # --- reading ---------------------------------------------------------------
 
@@ -312,39 +468,39 @@ class Inventory:
 
         A partial look (one host after an announcement) never marks others missing.
         """
+        return self._write(lambda: self._observe(facts, at=at, full_scan=full_scan))
+
+    def _observe(self, facts: Sequence[CameraFacts], *, at: float, full_scan: bool) -> list[Change]:
         changes: list[Change] = []
         touched: set[str] = set()
-        with self._transaction():
-            for item in facts:
-                skey = serial_key(item.manufacturer_id, item.serial)
-                old = self._match(item, skey, touched)
-                if old is None:
-                    record = self._new(item, at)
-                    if record.camera_id in self._by_id:
-                        continue  # an ip- id held by a camera known otherwise: skip this sighting
-                    self._store(record)
-                    self._log(record.camera_id, at, "state", None, "found")
-                    changes.append(Change("found", record))
-                    touched.add(record.camera_id)
-                    continue
-                record = self._merge(old, item, at)
+        for item in facts:
+            skey = serial_key(item.manufacturer_id, item.serial)
+            old = self._match(item, skey, touched)
+            if old is None:
+                record = self._new(item, at)
+                if record.camera_id in self._by_id:
+                    continue  # an ip- id held by a camera known otherwise: skip this sighting
+                self._store(record)
+                self._log(record.camera_id, at, "state", None, "found")
+                changes.append(Change("found", record))
                 touched.add(record.camera_id)
-                changes.append(self._update(old, record, at))
-            if full_scan:
-                for record in list(self._by_id.values()):
-                    if record.camera_id in touched:
-                        continue
-                    missed = record.missed_scans + 1
-                    if record.state == "present" and missed >= self.missing_after_scans:
-                        marked = replace(
-                            record, state="missing", missed_scans=missed, missing_since=at
-                        )
-                        self._store(marked)
-                        self._log(record.camera_id, at, "state", "present", "missing")
-                        changes.append(Change("missing", marked, record))
-                    else:
-                        self._store(replace(record, missed_scans=missed))
-            changes.extend(self._expire(at))
+                continue
+            record = self._merge(old, item, at)
+            touched.add(record.camera_id)
+            changes.append(self._update(old, record, at))
+        if full_scan:
+            for record in list(self._by_id.values()):
+                if record.camera_id in touched:
+                    continue
+                missed = record.missed_scans + 1
+                if record.state == "present" and missed >= self.missing_after_scans:
+                    marked = replace(record, state="missing", missed_scans=missed, missing_since=at)
+                    self._store(marked)
+                    self._log(record.camera_id, at, "state", "present", "missing")
+                    changes.append(Change("missing", marked, record))
+                else:
+                    self._store(replace(record, missed_scans=missed))
+        changes.extend(self._expire(at))
         return changes
 
     def _update(self, old: CameraRecord, record: CameraRecord, at: float) -> Change:
@@ -352,7 +508,7 @@ class Inventory:
         if record.camera_id != old.camera_id:
             previous_id = old.camera_id
             self._delete(old.camera_id)
-            self.db.execute(
+            self._exec(
                 "UPDATE history SET camera_id = ? WHERE camera_id = ?",
                 (record.camera_id, old.camera_id),
             )
@@ -384,8 +540,7 @@ class Inventory:
         if record is None or at <= record.last_seen:
             return None
         updated = replace(record, last_seen=at)
-        with self._transaction():
-            self._store(updated)
+        self._write(lambda: self._store(updated))
         return Change("seen", updated, record)
 
     def mark_missing(self, camera_id: str, at: float) -> Change | None:
@@ -394,15 +549,17 @@ class Inventory:
         if record is None or record.state == "missing":
             return None
         marked = replace(record, state="missing", missing_since=at)
-        with self._transaction():
+
+        def write() -> None:
             self._store(marked)
             self._log(camera_id, at, "state", "present", "missing")
+
+        self._write(write)
         return Change("missing", marked, record)
 
     def expire(self, at: float) -> list[Change]:
         """Remove cameras missing for longer than the retention period."""
-        with self._transaction():
-            return self._expire(at)
+        return self._write(lambda: self._expire(at))
 
     def _expire(self, at: float) -> list[Change]:
         gone: list[Change] = []
@@ -413,7 +570,7 @@ class Inventory:
                 self._log(record.camera_id, at, "state", "missing", "gone")
                 gone.append(Change("gone", record, record))
         keep = max(HISTORY_KEEP, self.retention)
-        self.db.execute("DELETE FROM history WHERE at < ?", (at - keep,))
+        self._exec("DELETE FROM history WHERE at < ?", (at - keep,))
         return gone
 
     def forget(self, camera_id: str, at: float) -> Change | None:
@@ -421,15 +578,19 @@ class Inventory:
         record = self._by_id.get(camera_id)
         if record is None:
             return None
-        with self._transaction():
+
+        def write() -> None:
             self._delete(camera_id)
             self._log(camera_id, at, "state", record.state, "gone")
+
+        self._write(write)
         return Change("gone", record, record)
 
     def record_scan(self, scan: ScanRecord) -> None:
         """Remember one finished full scan (the newest SCANS_KEEP are kept)."""
-        with self._transaction():
-            self.db.execute(
+
+        def write() -> None:
+            self._exec(
                 "INSERT INTO scans (started, finished, cameras, restricted, errors)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (
@@ -440,46 +601,123 @@ class Inventory:
                     json.dumps(scan.errors),
                 ),
             )
-            self.db.execute(
+            self._exec(
                 "DELETE FROM scans WHERE id <= (SELECT MAX(id) FROM scans) - ?", (SCANS_KEEP,)
             )
 
+        self._write(write)
+
     # --- storage -------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Any:
+    @property
+    def degraded(self) -> bool:
+        """True while writes fail: memory holds changes the file does not have yet."""
+        return self._backlog is not None
+
+    def _write(self, op: Callable[[], _T]) -> _T:
+        """Run ``op`` as one transaction; memory and the file change together.
+
+        When the file cannot be written (disk full), the transaction is rolled
+        back, memory is put back, and ``op`` runs again in memory only, its
+        writes kept in a backlog that :meth:`retry` (and every later write)
+        replays once there is space: the agent goes on with nothing lost. A
+        damaged file raises StateCorruptError.
+        """
+        if self._backlog is not None:
+            result = op()
+            self.retry()
+            return result
         db = self.db
         snapshot = dict(self._by_id)
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                result = op()
+                db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as err:
+            self._reset(snapshot)  # memory follows the file back ...
+            problem = state_problem(err, self.path)
+            if not isinstance(problem, StateUnwritableError):
+                raise problem from err
+            self._backlog = _Backlog()
+            _LOG.warning("%s; keeping every change in memory and retrying", problem)
+            return op()  # ... and takes the change again, in memory only
         except BaseException:
-            db.execute("ROLLBACK")
-            self._reset(snapshot)  # memory follows the database back
+            self._reset(snapshot)
             raise
-        db.execute("COMMIT")
+        return result
+
+    def retry(self) -> bool:
+        """Write the backlog, if any, in one transaction; True when memory and file agree."""
+        backlog = self._backlog
+        if backlog is None:
+            return True
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in backlog.statements:
+                    db.execute(sql, params)
+                for camera_id in sorted(backlog.cameras):
+                    record = self._by_id.get(camera_id)
+                    if record is None:
+                        db.execute("DELETE FROM cameras WHERE camera_id = ?", (camera_id,))
+                    else:
+                        db.execute(_UPSERT, self._row(record))
+                db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as err:
+            problem = state_problem(err, self.path)
+            if not isinstance(problem, StateUnwritableError):
+                raise problem from err
+            return False
+        self._backlog = None
+        _LOG.warning(
+            "the inventory %s is written again: %d camera(s) and %d change(s) kept in memory"
+            " are saved",
+            self.path,
+            len(backlog.cameras),
+            len(backlog.statements),
+        )
+        return True
+
+    def _exec(self, sql: str, params: tuple[Any, ...]) -> None:
+        """One write: to the file, or to the backlog while the file cannot be written."""
+        if self._backlog is not None:
+            self._backlog.statements.append((sql, params))
+        else:
+            self.db.execute(sql, params)
+
+    @staticmethod
+    def _row(record: CameraRecord) -> tuple[Any, ...]:
+        facts = {k: v for k, v in record.to_json().items() if k not in _COLUMNS}
+        return (
+            record.camera_id,
+            record.id_source,
+            record.ip,
+            record.mac,
+            record.onvif_uuid,
+            record.serial_key,
+            record.first_seen,
+            record.last_seen,
+            record.state,
+            record.missed_scans,
+            record.missing_since,
+            json.dumps(facts, ensure_ascii=False, separators=(",", ":")),
+        )
 
     def _store(self, record: CameraRecord) -> None:
-        facts = {k: v for k, v in record.to_json().items() if k not in _COLUMNS}
-        self.db.execute(
-            "INSERT OR REPLACE INTO cameras (camera_id, id_source, ip, mac, onvif_uuid,"
-            " serial_key, first_seen, last_seen, state, missed_scans, missing_since, facts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.camera_id,
-                record.id_source,
-                record.ip,
-                record.mac,
-                record.onvif_uuid,
-                record.serial_key,
-                record.first_seen,
-                record.last_seen,
-                record.state,
-                record.missed_scans,
-                record.missing_since,
-                json.dumps(facts, ensure_ascii=False, separators=(",", ":")),
-            ),
-        )
+        if self._backlog is not None:
+            self._backlog.cameras.add(record.camera_id)
+        else:
+            self.db.execute(_UPSERT, self._row(record))
         old = self._by_id.get(record.camera_id)
         if old is not None:
             self._index_remove(old)
@@ -487,13 +725,16 @@ class Inventory:
         self._index_add(record)
 
     def _delete(self, camera_id: str) -> None:
-        self.db.execute("DELETE FROM cameras WHERE camera_id = ?", (camera_id,))
+        if self._backlog is not None:
+            self._backlog.cameras.add(camera_id)
+        else:
+            self.db.execute("DELETE FROM cameras WHERE camera_id = ?", (camera_id,))
         old = self._by_id.pop(camera_id, None)
         if old is not None:
             self._index_remove(old)
 
     def _log(self, camera_id: str, at: float, name: str, old: Any, new: Any) -> None:
-        self.db.execute(
+        self._exec(
             "INSERT INTO history (camera_id, at, field, old, new) VALUES (?, ?, ?, ?, ?)",
             (camera_id, at, name, _text(old), _text(new)),
         )
@@ -600,9 +841,29 @@ class AsyncInventory:
         self._apply(changes)
         return changes
 
+    @property
+    def degraded(self) -> bool:
+        """See :attr:`Inventory.degraded`."""
+        return self.inventory.degraded
+
+    async def retry(self) -> bool:
+        """See :meth:`Inventory.retry`."""
+        written: bool = await self._call(self.inventory.retry)
+        return written
+
     async def record_scan(self, scan: ScanRecord) -> None:
         """See :meth:`Inventory.record_scan`."""
         await self._call(self.inventory.record_scan, scan)
+
+    async def record_day(self, date: str, isolated: Collection[str]) -> DayCounts:
+        """See :meth:`Inventory.record_day`."""
+        result: DayCounts = await self._call(self.inventory.record_day, date, isolated)
+        return result
+
+    async def days(self, limit: int) -> list[DayCounts]:
+        """See :meth:`Inventory.days`."""
+        result: list[DayCounts] = await self._call(self.inventory.days, limit)
+        return result
 
     async def last_scan(self) -> ScanRecord | None:
         """See :meth:`Inventory.last_scan`."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, cast
 
+from cctv_sentinel._util.permissions import make_private_database
 from cctv_sentinel.errors import HostEnvironmentError
 from cctv_sentinel.isolation.model import AuditRecord, Isolation, Mode, Requester
 
@@ -83,7 +84,9 @@ class IsolationStore:
         self.origin = origin
         self._lock = threading.Lock()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Private before SQLite opens it: the audit log names people (issue 11).
+            make_private_database(path)
             self._db = sqlite3.connect(
                 path, timeout=10.0, check_same_thread=False, isolation_level=None
             )

@@ -30,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from cctv_sentinel._util.secret import Secret
 from cctv_sentinel.errors import MqttError
@@ -49,6 +50,21 @@ commands, which are a few hundred bytes; the broker drops anything larger for us
 
 MAX_INFLIGHT: Final = 256
 """QoS 1 messages paho may have unacknowledged at once (the publisher's window is smaller)."""
+
+
+class MqttPermanentError(MqttError):
+    """A failure that retrying cannot cure: the TLS setup or the credentials are wrong."""
+
+
+_PERMANENT_REASONS: Final = (
+    "not authorized",
+    "bad user name or password",
+    "banned",
+    "bad authentication method",
+    "client identifier not valid",
+    "unsupported protocol version",
+)
+"""CONNACK reasons (MQTT 5 names; paho maps 3.1.1 return codes to them) that will not change."""
 
 MessageHandler = Callable[[str, bytes, bool], None]
 """Called in the event loop with (topic, payload, retained) for each message received."""
@@ -195,7 +211,9 @@ class MqttClient:
         if client is not self._client or future is None or future.done():
             return
         if reason.is_failure:
-            future.set_exception(MqttError(f"the broker refused the connection: {reason}"))
+            text = f"the broker refused the connection: {reason}"
+            permanent = str(reason).lower() in _PERMANENT_REASONS
+            future.set_exception(MqttPermanentError(text) if permanent else MqttError(text))
         else:
             future.set_result(None)
 
@@ -378,12 +396,17 @@ class MqttClient:
                 client.connect(s.host, s.port, s.keepalive, clean_start=True, properties=properties)
             else:
                 client.connect(s.host, s.port, s.keepalive)
+        except ssl.SSLCertVerificationError as err:
+            detail = err.verify_message or err.reason or err
+            raise MqttPermanentError(f"TLS with {s.url} failed: {detail}") from err
         except ssl.SSLError as err:
-            raise MqttError(f"TLS with {s.url} failed: {err.reason or err}") from err
+            # A CA file that is not PEM, a key that does not fit, no shared protocol:
+            # the files or the broker's set-up must change before a retry can work.
+            raise MqttPermanentError(f"TLS with {s.url} failed: {err.reason or err}") from err
         except OSError as err:
             raise MqttError(f"cannot connect to {s.url}: {err.strerror or err}") from err
         except ValueError as err:  # bad host, or a certificate that does not match it
-            raise MqttError(f"cannot connect to {s.url}: {err}") from err
+            raise MqttPermanentError(f"cannot connect to {s.url}: {err}") from err
         return client
 
     @staticmethod
@@ -442,6 +465,10 @@ class MqttClient:
             while not self._stopping:
                 try:
                     await self._connect_once()
+                except MqttPermanentError as err:
+                    self.last_error = str(err)
+                    _LOG.error("%s: a permanent error, not retrying", err)
+                    raise
                 except MqttError as err:
                     self._note_failure(str(err), attempt)
                     delay = backoff(
@@ -499,9 +526,24 @@ class MqttClient:
         except Exception:  # noqa: BLE001  (task boundary: log, keep the session)
             _LOG.exception("setting up the MQTT session failed")
 
+    async def probe(self, timeout: float = 10.0) -> None:
+        """Connect once (TCP, TLS, credentials, CONNACK) and say goodbye; raise MqttError."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._connect_once()
+        except TimeoutError:
+            raise MqttError(f"no answer from {self.settings.url} within {timeout:g} s") from None
+        self._connected.set()
+        await self.disconnect()
+        client = self._client
+        if client is not None:
+            self._drop(client)
+
     def _note_failure(self, message: str, attempt: int) -> None:
         if message != self.last_error:
-            _LOG.warning("%s; retrying with backoff", message)
+            _LOG.warning("%s (a transient error); retrying with backoff", message)
         else:
             _LOG.debug("%s (attempt %d)", message, attempt + 1)
         self.last_error = message
@@ -536,10 +578,21 @@ class MqttClient:
             if self._acks.get(info.mid) is future:
                 del self._acks[info.mid]
 
-    async def subscribe(self, topic: str, qos: int = 1) -> None:
-        """Subscribe and wait for the SUBACK; raise MqttError when refused."""
+    async def subscribe(
+        self, topic: str, qos: int = 1, *, retain_as_published: bool = False
+    ) -> None:
+        """Subscribe and wait for the SUBACK; raise MqttError when refused.
+
+        ``retain_as_published`` (MQTT 5 only; 3.1.1 brokers always clear the flag
+        on live messages) delivers live messages with the retain flag they were
+        published with.
+        """
         client = self._session_client()
-        rc, mid = client.subscribe(topic, qos=qos)
+        if self.settings.protocol == "5":
+            options = SubscribeOptions(qos=qos, retainAsPublished=retain_as_published)
+            rc, mid = client.subscribe(topic, options=options)
+        else:
+            rc, mid = client.subscribe(topic, qos=qos)
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or mid is None:
             raise MqttError(f"cannot subscribe to {topic}: {paho.error_string(rc)}")
         future = self._subacks.setdefault(mid, self._require_loop().create_future())

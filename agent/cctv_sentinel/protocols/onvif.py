@@ -1,9 +1,10 @@
-"""ONVIF device-service SOAP: a few requests we build and parse ourselves.
+"""ONVIF device-service SOAP: the requests discovery sends, built and parsed here.
 
-The full client is onvif-zeep-async; this module covers what discovery needs
-with bounded parsing and no WSDL: GetSystemDateAndTime (usually
-unauthenticated, and needed to compute WS-Security timestamps the device
-accepts), GetDeviceInformation and GetNetworkInterfaces, plus SOAP faults.
+The agent's only ONVIF client (I/O in ``discovery/onvif.py``), with bounded
+parsing and no WSDL: GetSystemDateAndTime (unauthenticated, and needed to
+compute WS-Security timestamps the device accepts), GetDeviceInformation and
+GetNetworkInterfaces, signed with a WS-Security UsernameToken
+(PasswordDigest) when credentials are given, plus SOAP faults.
 Elements are matched on local names: firmware moves them between the tds:
 and tt: namespaces (and some use none).
 """
@@ -40,6 +41,7 @@ __all__ = [
     "build_get_network_interfaces",
     "build_get_system_date_and_time",
     "build_request",
+    "created_text",
     "parse_device_information",
     "parse_fault",
     "parse_network_interfaces",
@@ -137,6 +139,12 @@ def build_get_device_information() -> bytes:
 def build_get_network_interfaces() -> bytes:
     """GetNetworkInterfaces without an auth header."""
     return _envelope(GET_NETWORK_INTERFACES)
+
+
+def created_text(moment: datetime) -> str:
+    """``moment`` as a WS-Security ``Created`` value (UTC, whole seconds, ``Z``)."""
+    m = moment.astimezone(UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
 def password_digest(nonce: bytes, created: str, password: str) -> str:

@@ -14,11 +14,13 @@ release. It never raises.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from cctv_sentinel._util.secret import Secret
 from cctv_sentinel._util.timefmt import iso_or_none
 from cctv_sentinel.errors import SentinelError
 from cctv_sentinel.inventory.records import CameraRecord
@@ -30,6 +32,7 @@ from cctv_sentinel.isolation import (
     ProtectedAddresses,
     Requester,
 )
+from cctv_sentinel.isolation.rails import RateLimit
 from cctv_sentinel.mqtt import contract
 from cctv_sentinel.mqtt.contract import (
     CameraIsolation,
@@ -41,6 +44,14 @@ from cctv_sentinel.mqtt.contract import (
 )
 
 _LOG = logging.getLogger(__name__)
+
+MAX_NONCES: Final = 4096
+"""Nonces of signed commands remembered for the replay window.
+
+A nonce needs remembering only while its (signed) ``sent_at`` is inside the
+window; when this many are still live, further signed commands are refused
+until some expire (never forgotten early, which would let a replay through).
+"""
 
 _STATUS: Final[Mapping[str, ResultStatus]] = {
     "ok": "ok",
@@ -149,24 +160,35 @@ class IsolationPort:
         except SentinelError as err:
             _LOG.warning("cannot read the isolation state: %s", err)
 
-    async def isolate(self, record: CameraRecord, command: Command) -> IsolationOutcome:
+    async def isolate(
+        self, record: CameraRecord, command: Command, requester: Requester
+    ) -> IsolationOutcome:
         """Isolate one camera as a command asks."""
         return await self.manager.isolate(
             target_of(record),
             mode=command.mode,
             backend=command.backend,
-            requested_by=_requester(command),
+            requested_by=requester,
             reason=command.reason,
         )
 
-    async def release(self, record: CameraRecord, command: Command) -> IsolationOutcome:
+    async def release(
+        self, record: CameraRecord, command: Command, requester: Requester
+    ) -> IsolationOutcome:
         """Release one camera as a command asks."""
         return await self.manager.release(
             target_of(record),
             backend=command.backend,
-            requested_by=_requester(command),
+            requested_by=requester,
             reason=command.reason,
         )
+
+    def release_limit(self) -> RateLimit:
+        """The isolation rate limit's numbers, for releases asked over MQTT."""
+        settings = self.manager.settings
+        if settings is None:
+            return RateLimit(1, 1.0)
+        return RateLimit(settings.rate_max, settings.rate_period)
 
     async def auto_isolate(self, records: Sequence[CameraRecord]) -> None:
         """Offer newly restricted cameras to automatic isolation (off unless configured)."""
@@ -182,17 +204,122 @@ class IsolationPort:
         await self.manager.close()
 
 
-def _requester(command: Command) -> Requester:
+UNVERIFIED: Final = " (unverified)"
+"""Appended to a requester's name when nothing proves who sent the command."""
+
+
+def requester_of(command: Command, *, verified: bool) -> Requester:
+    """Who the audit log names: as claimed when signed, else an unverified MQTT client."""
     who = command.requested_by
-    return Requester(who.source, who.user_id, who.user_name)
+    if verified:
+        return Requester(who.source, who.user_id, who.user_name)
+    claimed = who.user_name or who.user_id
+    return Requester("mqtt", who.user_id, f"{claimed}{UNVERIFIED}" if claimed else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Authority:
+    """What checking a command's authority found."""
+
+    refusal: str | None
+    """Why the command is refused, or None."""
+    verified: bool
+    """True when a valid signature proves the sender holds the shared secret."""
+
+
+class CommandAuthority:
+    """Signature, age and replay checks of commands (docs/security.md).
+
+    Without a secret, commands are authorised by the broker's ACL alone: they
+    are obeyed unless their ``sent_at`` is outside the window, and who they say
+    sent them is recorded as unverified. With a secret, only commands signed
+    with it for this agent's command topic, sent within the window and never
+    seen before are obeyed.
+    """
+
+    def __init__(
+        self,
+        *,
+        topic: str,
+        secret: Secret | None,
+        max_age: float,
+        clock: Callable[[], float],
+        max_nonces: int = MAX_NONCES,
+    ) -> None:
+        self.topic = topic
+        self._key = secret.reveal().strip().encode("utf-8") if secret is not None else None
+        self.max_age = max_age
+        self.clock = clock
+        self.max_nonces = max_nonces
+        self._nonces: OrderedDict[str, float] = OrderedDict()
+
+    @property
+    def requires_signature(self) -> bool:
+        """True when a shared secret is configured."""
+        return self._key is not None
+
+    def check(self, command: Command) -> Authority:
+        """Whether to obey ``command``; remembers the nonce of an accepted signed command."""
+        now = self.clock()
+        if self._key is None:
+            return Authority(self._stale(command, now), verified=False)
+        if command.signature is None:
+            return Authority("unsigned command: this agent obeys only signed commands", False)
+        if command.sent_at is None or command.nonce is None:
+            return Authority("a signed command needs sent_at and nonce", False)
+        if not contract.signature_valid(command, topic=self.topic, secret=self._key):
+            return Authority("bad signature: not signed with this agent's secret", False)
+        stale = self._stale(command, now)
+        if stale is not None:
+            return Authority(stale, False)
+        self._expire(now)
+        if command.nonce in self._nonces:
+            return Authority("replayed command: its nonce was used already", False)
+        if len(self._nonces) >= self.max_nonces:
+            return Authority(
+                f"more than {self.max_nonces} signed commands within {self.max_age:g} s;"
+                " try again shortly",
+                False,
+            )
+        # Live at most until its sent_at leaves the window: sent_at <= now + max_age.
+        self._nonces[command.nonce] = now + 2 * self.max_age
+        return Authority(None, verified=True)
+
+    def _stale(self, command: Command, now: float) -> str | None:
+        if command.sent_at is None:
+            return None
+        age = now - command.sent_at
+        if abs(age) <= self.max_age:
+            return None
+        when = f"{age:.0f} s ago" if age > 0 else f"{-age:.0f} s in the future"
+        return f"stale command: sent {when} (accepted within {self.max_age:g} s)"
+
+    def _expire(self, now: float) -> None:
+        while self._nonces:
+            nonce, until = next(iter(self._nonces.items()))
+            if until > now:
+                break
+            del self._nonces[nonce]
+
+
+def _who(requester: Requester) -> str:
+    name = requester.user_name or requester.user_id
+    return f"{requester.source} {name}" if name else requester.source
 
 
 @dataclass(frozen=True, slots=True)
 class Rescan:
     """What asking for a rescan did."""
 
-    status: Literal["accepted", "error"]
+    status: Literal["accepted", "refused", "error"]
     message: str
+    started: bool = True
+    """False when the request joined a scan already running or due (coalesced)."""
+
+
+RescanFunction = Callable[[float], Rescan]
+"""Ask for a full scan; the argument is how many seconds the rate limit still asks to wait
+(0: a new scan may start). A scan already running or due is joined whatever the wait."""
 
 
 class CommandRouter:
@@ -203,13 +330,21 @@ class CommandRouter:
         *,
         port: IsolationPort,
         camera: Callable[[str], CameraRecord | None],
-        rescan: Callable[[], Rescan],
+        rescan: RescanFunction,
         clock: Callable[[], float],
+        authority: CommandAuthority | None = None,
+        rescan_min_interval: float = 0.0,
     ) -> None:
         self.port = port
         self.camera = camera
         self.rescan = rescan
         self.clock = clock
+        self.authority = authority or CommandAuthority(
+            topic="", secret=None, max_age=float("inf"), clock=clock
+        )
+        self.rescan_min_interval = rescan_min_interval
+        self._last_rescan: float | None = None
+        self._releases = port.release_limit()
 
     def _result(
         self,
@@ -234,39 +369,66 @@ class CommandRouter:
         try:
             parsed = contract.parse_command(payload)
         except CommandError as err:
-            return self._result("error", message, command_id=err.command_id, command=err.command)
-        return self._result(
+            result = self._result("error", message, command_id=err.command_id, command=err.command)
+            _log(result, None)
+            return result
+        result = self._result(
             "error",
             message,
             command_id=parsed.command_id,
             command=parsed.command,
             camera_id=parsed.camera_id,
         )
+        _log(result, requester_of(parsed, verified=False))
+        return result
 
     async def handle(self, payload: bytes) -> CommandResult:
-        """Parse and obey one command; never raises."""
+        """Parse, check and obey one command; log it and its result; never raises."""
         try:
             command = contract.parse_command(payload)
         except CommandError as err:
-            return self._result(
+            result = self._result(
                 "error", err.message, command_id=err.command_id, command=err.command
             )
-        try:
-            return await self._obey(command)
-        except Exception as err:  # noqa: BLE001  (task boundary: answer, keep the agent running)
-            _LOG.exception("command %s failed", command.command)
-            return self._result(
-                "error",
-                f"{command.command} failed: {type(err).__name__}",
+            _log(result, None)
+            return result
+        authority = self.authority.check(command)
+        requester = requester_of(command, verified=authority.verified)
+        if authority.refusal is not None:
+            result = self._result(
+                "refused",
+                authority.refusal,
                 command_id=command.command_id,
                 command=command.command,
                 camera_id=command.camera_id,
             )
+        else:
+            try:
+                result = await self._obey(command, requester)
+            except Exception as err:  # noqa: BLE001  (task boundary: answer, keep the agent running)
+                _LOG.exception("command %s failed", command.command)
+                result = self._result(
+                    "error",
+                    f"{command.command} failed: {type(err).__name__}",
+                    command_id=command.command_id,
+                    command=command.command,
+                    camera_id=command.camera_id,
+                )
+        _log(result, requester, signed=authority.verified)
+        return result
 
-    async def _obey(self, command: Command) -> CommandResult:
+    def _rescan_wait(self, now: float) -> float:
+        if self._last_rescan is None:
+            return 0.0
+        return max(0.0, self._last_rescan + self.rescan_min_interval - now)
+
+    async def _obey(self, command: Command, requester: Requester) -> CommandResult:
         ids = {"command_id": command.command_id, "command": command.command}
         if command.command == "rescan":
-            done = self.rescan()
+            now = self.clock()
+            done = self.rescan(self._rescan_wait(now))
+            if done.status == "accepted" and done.started:
+                self._last_rescan = now
             return self._result(done.status, done.message, **ids)
         camera_id = command.camera_id
         assert camera_id is not None  # parse_command requires it for isolate/release
@@ -286,9 +448,39 @@ class CommandRouter:
                 **ids,
             )
         if command.command == "isolate":
-            outcome = await self.port.isolate(record, command)
+            outcome = await self.port.isolate(record, command, requester)
         else:
-            outcome = await self.port.release(record, command)
+            now = self.clock()
+            if self._releases.room(now) < 1:
+                limit = self._releases
+                return self._result(
+                    "refused",
+                    f"rate limit: at most {limit.limit} releases per {limit.period:g} s"
+                    f" (try again in {limit.retry_after(now):.0f} s)",
+                    camera_id=camera_id,
+                    **ids,
+                )
+            outcome = await self.port.release(record, command, requester)
+            if outcome.status == "ok":
+                self._releases.record(1, now)
         return self._result(
             _STATUS.get(outcome.status, "error"), outcome.message, camera_id=camera_id, **ids
         )
+
+
+def _log(result: CommandResult, requester: Requester | None, *, signed: bool = False) -> None:
+    """One INFO line per command: what, for which camera, from whom, and what came of it."""
+    what = result["command"] or "command"
+    camera = f" {result['camera_id']}" if result["camera_id"] else ""
+    who = f" from {_who(requester)}" if requester is not None else ""
+    how = " (signed)" if signed else ""
+    _LOG.info(
+        "%s%s%s%s [%s]: %s: %s",
+        what,
+        camera,
+        who,
+        how,
+        result["command_id"] or "no id",
+        result["status"],
+        result["message"],
+    )

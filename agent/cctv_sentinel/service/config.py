@@ -29,6 +29,7 @@ from cctv_sentinel.discovery.scanner import ALL_PROBES
 from cctv_sentinel.discovery.sweep import DEFAULT_PORTS
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.identify.policy import policy_from_mapping
+from cctv_sentinel.mqtt.client import MqttSettings, Will
 from cctv_sentinel.mqtt.contract import (
     AGENT_ID_RE,
     DEFAULT_BASE_TOPIC,
@@ -108,6 +109,26 @@ class MqttConfig:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{user}{host}:{self.port}"
 
+    def settings(self, client_id: str, will: Will | None = None) -> MqttSettings:
+        """The client settings for this broker (``client_id`` unless the config names one)."""
+        return MqttSettings(
+            host=self.host,
+            port=self.port,
+            client_id=self.client_id or client_id,
+            protocol=self.protocol,
+            keepalive=self.keepalive,
+            username=self.username,
+            password=self.password,
+            tls=self.tls is not None,
+            ca=self.tls.ca if self.tls else None,
+            certfile=self.tls.certfile if self.tls else None,
+            keyfile=self.tls.keyfile if self.tls else None,
+            insecure=self.tls.insecure if self.tls else False,
+            will=will,
+            reconnect_min=self.reconnect_min,
+            reconnect_max=self.reconnect_max,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ScanConfig:
@@ -132,6 +153,25 @@ class InventoryConfig:
     retention: float = DEFAULT_RETENTION
 
 
+DEFAULT_COMMAND_MAX_AGE: Final = 60.0
+"""Seconds a command's ``sent_at`` may lie in the past (or future: clock skew)."""
+DEFAULT_RESCAN_MIN_INTERVAL: Final = 60.0
+"""Seconds between the starts of two full scans asked for by commands."""
+MIN_SECRET_LENGTH: Final = 16
+"""Shortest command secret accepted (``openssl rand -hex 32`` makes 64 characters)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandsConfig:
+    """``commands``: who the agent obeys over MQTT, and how often."""
+
+    secret: Secret | None = None
+    """With a secret, only commands signed with it are obeyed (docs/security.md)."""
+    secret_file: Path | None = None
+    max_age: float = DEFAULT_COMMAND_MAX_AGE
+    rescan_min_interval: float = DEFAULT_RESCAN_MIN_INTERVAL
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole, validated service configuration."""
@@ -140,6 +180,7 @@ class Config:
     mqtt: MqttConfig
     scan: ScanConfig = field(default_factory=ScanConfig)
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
+    commands: CommandsConfig = field(default_factory=CommandsConfig)
     policy: Mapping[str, Any] = field(default_factory=dict)
     """Passed to identify.policy_from_mapping (already checked to parse)."""
     isolation: Mapping[str, Any] | None = None
@@ -333,6 +374,13 @@ def _refuse_password(_value: Any) -> None:
     raise vol.Invalid(_NO_PASSWORD)
 
 
+_NO_SECRET = "not allowed here: give commands.secret_file or commands.secret_env"  # noqa: S105
+
+
+def _refuse_secret(_value: Any) -> None:
+    raise vol.Invalid(_NO_SECRET)
+
+
 _TLS_SCHEMA = vol.Schema(
     {
         vol.Optional("ca"): _path,
@@ -396,6 +444,17 @@ _SCHEMA = vol.Schema(
             }
         ),
         vol.Optional("isolation"): vol.Any(None, _mapping),
+        vol.Optional("commands", default={}): vol.Schema(
+            {
+                vol.Optional("secret"): _refuse_secret,
+                vol.Optional("secret_file"): _path,
+                vol.Optional("secret_env"): _text,
+                vol.Optional("max_age", default=DEFAULT_COMMAND_MAX_AGE): _duration(5, 3600),
+                vol.Optional("rescan_min_interval", default=DEFAULT_RESCAN_MIN_INTERVAL): _duration(
+                    0, 86400
+                ),
+            }
+        ),
     }
 )
 
@@ -475,16 +534,23 @@ def _broker(section: Mapping[str, Any], source: str) -> tuple[_Broker, list[str]
 
 
 def _read_password(
-    section: Mapping[str, Any], source: str, base: Path, env: Mapping[str, str]
+    section: Mapping[str, Any],
+    source: str,
+    base: Path,
+    env: Mapping[str, str],
+    *,
+    key: str = "mqtt.password",
 ) -> tuple[Secret | None, list[str]]:
-    file_ = section.get("password_file")
-    var = section.get("password_env")
+    """The secret from ``<key>_file`` or ``<key>_env`` (``key`` is ``section.name``)."""
+    name = key.rpartition(".")[2]
+    file_ = section.get(f"{name}_file")
+    var = section.get(f"{name}_env")
     if file_ is not None and var is not None:
-        return None, [f"{source}: mqtt.password_env: give password_file or password_env, not both"]
+        return None, [f"{source}: {key}_env: give {name}_file or {name}_env, not both"]
     if var is not None:
         value = env.get(var)
         if value is None:
-            return None, [f"{source}: mqtt.password_env: environment variable {var} is not set"]
+            return None, [f"{source}: {key}_env: environment variable {var} is not set"]
         return Secret(value), []
     if file_ is None:
         return None, []
@@ -500,7 +566,7 @@ def _read_password(
     if not problem and not secret:
         problem = f"{path} is empty"
     if problem:
-        return None, [f"{source}: mqtt.password_file: {problem}"]
+        return None, [f"{source}: {key}_file: {problem}"]
     return Secret(secret), []
 
 
@@ -593,6 +659,8 @@ def config_from_mapping(
     if mqtt["reconnect_max"] < mqtt["reconnect_min"]:
         errors.append(f"{source}: mqtt.reconnect_max: must not be below mqtt.reconnect_min")
     errors += _check_policy(valid["policy"], source)
+    commands, more = _commands(valid["commands"], source, base, env)
+    errors += more
     if errors:
         raise ConfigError("\n".join(errors))
     agent = valid["agent"]
@@ -642,9 +710,34 @@ def config_from_mapping(
             missing_after_scans=valid["inventory"]["missing_after_scans"],
             retention=valid["inventory"]["retention"],
         ),
+        commands=commands,
         policy=dict(valid["policy"]),
         isolation=valid.get("isolation"),
         source=source,
+    )
+
+
+def _commands(
+    section: Mapping[str, Any], source: str, base: Path, env: Mapping[str, str]
+) -> tuple[CommandsConfig, list[str]]:
+    secret, errors = _read_password(section, source, base, env, key="commands.secret")
+    if secret is not None and len(secret.reveal().strip()) < MIN_SECRET_LENGTH:
+        where = "commands.secret_env" if section.get("secret_env") else "commands.secret_file"
+        errors.append(
+            f"{source}: {where}: the secret is shorter than {MIN_SECRET_LENGTH} characters"
+            " (make one with: openssl rand -hex 32)"
+        )
+    secret_file = section.get("secret_file")
+    if secret_file is not None and not secret_file.is_absolute():
+        secret_file = base / secret_file
+    return (
+        CommandsConfig(
+            secret=secret,
+            secret_file=secret_file if secret is not None else None,
+            max_age=section["max_age"],
+            rescan_min_interval=section["rescan_min_interval"],
+        ),
+        errors,
     )
 
 

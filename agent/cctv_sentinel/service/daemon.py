@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import ipaddress
 import logging
 import os
@@ -30,7 +31,13 @@ from cctv_sentinel.discovery.credentials import Credentials, load_credentials
 from cctv_sentinel.discovery.hosts import group_hosts
 from cctv_sentinel.discovery.passive import PassiveListener, Sighting
 from cctv_sentinel.discovery.scanner import Scanner, ScanOptions, default_networks
-from cctv_sentinel.errors import MqttError, SentinelError, UsageError
+from cctv_sentinel.errors import (
+    MqttError,
+    SentinelError,
+    StateCorruptError,
+    StateUnwritableError,
+    UsageError,
+)
 from cctv_sentinel.identify import Catalogue, Policy, check_policy, load_catalogue
 from cctv_sentinel.identify import policy_from_mapping as make_policy
 from cctv_sentinel.identify.verdicts import cameras_among
@@ -38,11 +45,16 @@ from cctv_sentinel.inventory.records import CameraRecord, Change, ScanRecord, fa
 from cctv_sentinel.inventory.store import AsyncInventory, Inventory
 from cctv_sentinel.model import Camera, Observation
 from cctv_sentinel.mqtt import contract
-from cctv_sentinel.mqtt.client import MqttClient, MqttSettings, Will
+from cctv_sentinel.mqtt.client import MqttClient, MqttPermanentError, Will
 from cctv_sentinel.mqtt.contract import RegimeRef, ScanStatus, Topics
 from cctv_sentinel.mqtt.homeassistant import Discovery
 from cctv_sentinel.mqtt.publisher import Publisher
-from cctv_sentinel.service.commands import CommandRouter, IsolationPort, Rescan
+from cctv_sentinel.service.commands import (
+    CommandAuthority,
+    CommandRouter,
+    IsolationPort,
+    Rescan,
+)
 from cctv_sentinel.service.config import Config
 
 _LOG = logging.getLogger(__name__)
@@ -58,6 +70,8 @@ MAX_REMEMBERED: Final = 4096
 MAX_QUEUED_COMMANDS: Final = 64
 """Commands waiting to run; beyond this each is answered "busy" at once."""
 STOP_TIMEOUT: Final = 5.0
+STATE_RETRY: Final = 10.0
+"""Seconds between attempts to write the inventory while its disk is full."""
 """Seconds a clean stop waits for ``offline`` and the last messages to be acknowledged."""
 TOUCH_EVERY: Final = 60.0
 """Seconds between last-seen updates from announcements of the same camera."""
@@ -188,24 +202,9 @@ class Service:
                 retention=config.inventory.retention,
             )
         )
-        m = config.mqtt
         self.client = MqttClient(
-            MqttSettings(
-                host=m.host,
-                port=m.port,
-                client_id=m.client_id or f"cctv-sentinel-{config.agent.id}",
-                protocol=m.protocol,
-                keepalive=m.keepalive,
-                username=m.username,
-                password=m.password,
-                tls=m.tls is not None,
-                ca=m.tls.ca if m.tls else None,
-                certfile=m.tls.certfile if m.tls else None,
-                keyfile=m.tls.keyfile if m.tls else None,
-                insecure=m.tls.insecure if m.tls else False,
-                will=Will(self.topics.status, contract.OFFLINE),
-                reconnect_min=m.reconnect_min,
-                reconnect_max=m.reconnect_max,
+            config.mqtt.settings(
+                f"cctv-sentinel-{config.agent.id}", Will(self.topics.status, contract.OFFLINE)
             ),
             on_message=self._on_message,
             on_connect=self._on_connect,
@@ -231,7 +230,11 @@ class Service:
         self._commands: asyncio.Queue[bytes] = asyncio.Queue(MAX_QUEUED_COMMANDS)
         self._shown_last_seen: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.failure: SentinelError | None = None
+        """Why a core loop stopped the service (a damaged inventory): :meth:`run` raises it."""
         self._own_ips: set[str] = set()
+        self.fatal: MqttPermanentError | None = None
+        """A permanent MQTT error (TLS, credentials) that stopped the service."""
 
     # --- configuration-derived --------------------------------------------------------
 
@@ -409,7 +412,9 @@ class Service:
         await self.client.publish(self.topics.status, contract.ONLINE, qos=1, retain=True)
         self.publisher.connected()
         await self.publisher.flush(timeout=30.0)
-        await self.client.subscribe(self.topics.command, qos=1)
+        # MQTT 5 keeps the retain flag of live messages (Retain As Published), so a
+        # command retained while we are connected is seen as retained and refused.
+        await self.client.subscribe(self.topics.command, qos=1, retain_as_published=True)
 
     def _on_disconnect(self, _reason: str) -> None:
         self.publisher.disconnected()
@@ -442,9 +447,21 @@ class Service:
                     self._publish_camera(record)
                     self._publish_info()
 
-    def _rescan_now(self) -> Rescan:
+    def _rescan_now(self, wait: float) -> Rescan:
+        """Start a full scan now, or join the one running or due (coalesced)."""
         if self._scan_lock.locked() and self.status.scanning:
-            return Rescan("accepted", "a scan is already running; its results will follow")
+            return Rescan(
+                "accepted", "a scan is already running; its results will follow", started=False
+            )
+        if self._rescan.is_set():
+            return Rescan("accepted", "a rescan is already due; its results will follow", False)
+        if wait > 0:
+            interval = self.config.commands.rescan_min_interval
+            return Rescan(
+                "refused",
+                f"rate limit: at most one rescan every {interval:g} s (try again in {wait:.0f} s)",
+                started=False,
+            )
         self._rescan.set()
         return Rescan("accepted", "rescan started")
 
@@ -529,6 +546,22 @@ class Service:
             )
         if restricted and self.port is not None:
             await self.port.auto_isolate(restricted)
+        await self._publish_history()
+
+    async def _publish_history(self) -> None:
+        """Count today into the daily progress and retain the history (after each full scan)."""
+        records = self.inventory.records()
+        port = self.port
+        isolated = {
+            r.camera_id
+            for r in records
+            if port is not None and port.state(r)["state"] == "isolated"
+        }
+        today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date().isoformat()
+        await self.inventory.record_day(today, isolated)
+        days = await self.inventory.days(contract.MAX_HISTORY_DAYS)
+        payload = contract.history_payload(self.topics.agent_id, days)
+        self.publisher.retain(self.topics.history, contract.encode(payload))
 
     async def _schedule(self) -> None:
         """Full scans forever: at start, then every interval (with jitter) or on request."""
@@ -661,7 +694,14 @@ class Service:
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None:
+        if isinstance(exc, StateCorruptError | StateUnwritableError):
+            # One line, no traceback: run() raises it and the CLI exits non-zero.
+            self.failure = self.failure or exc
+            self.stop()
+        elif isinstance(exc, MqttPermanentError):
+            self.fatal = exc  # said once by the client; run() raises it (exit 2)
+            self.stop()
+        elif exc is not None:
             _LOG.error("%s failed: %r", task.get_name(), exc, exc_info=exc)
             if task.get_name() in {
                 "schedule",
@@ -694,8 +734,19 @@ class Service:
             broker_host=broker,
         )
         self.port.on_event(self._on_isolation_event)
+        commands = self.config.commands
         self.router = CommandRouter(
-            port=self.port, camera=self.inventory.get, rescan=self._rescan_now, clock=self.clock
+            port=self.port,
+            camera=self.inventory.get,
+            rescan=self._rescan_now,
+            clock=self.clock,
+            authority=CommandAuthority(
+                topic=self.topics.command,
+                secret=commands.secret,
+                max_age=commands.max_age,
+                clock=self.clock,
+            ),
+            rescan_min_interval=commands.rescan_min_interval,
         )
         self._own_ips = {str(i.address) for i in self.interfaces()}
         # The state as remembered, before any scan: published as soon as we connect.
@@ -739,10 +790,22 @@ class Service:
                 self.client.settings.url,
                 self.config.mqtt.base_topic,
             )
+            self._spawn(self._retry_state(), "state retry")
             await self._stop.wait()
         finally:
             sd_notify("STOPPING=1")
             await self._shutdown()
+        if self.failure is not None:
+            raise self.failure
+        if self.fatal is not None:
+            raise self.fatal
+
+    async def _retry_state(self) -> None:
+        """While the inventory's disk is full, try to write what memory holds."""
+        while True:
+            await asyncio.sleep(STATE_RETRY)
+            if self.inventory.degraded:
+                await self.inventory.retry()
 
     async def _watch_isolation(self) -> None:
         assert self.port is not None
@@ -778,8 +841,14 @@ class Service:
         run = self._spawn(self.client.run(), "mqtt")
         sender = self._spawn(self.publisher.run(), "publisher")
         try:
-            await self.client.wait_connected(timeout)
-            topics = [self.topics.discovery, self.topics.info]
+            connected = asyncio.ensure_future(self.client.wait_connected(timeout))
+            await asyncio.wait({connected, run}, return_when=asyncio.FIRST_COMPLETED)
+            if not connected.done():  # the client gave up: a permanent error
+                connected.cancel()
+                await asyncio.gather(connected, return_exceptions=True)
+                raise self.fatal or MqttError("the MQTT client stopped")
+            await connected
+            topics = [self.topics.discovery, self.topics.info, self.topics.history]
             for record in self.inventory.records():
                 topics.append(self.topics.camera(record.camera_id))
                 topics.extend(self._ha.config_topics(record.camera_id))

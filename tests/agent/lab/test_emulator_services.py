@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gc
 import hashlib
+import ipaddress
 import os
 import re
 import socket
@@ -13,15 +14,16 @@ import time
 import urllib.error
 import urllib.request
 import warnings
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import onvif
 import pytest
-import zeep.exceptions
 from cryptography import x509
-from onvif import ONVIFCamera
 
+from cctv_sentinel._util.secret import Secret
+from cctv_sentinel.discovery import onvif
+from cctv_sentinel.discovery.base import ProbeContext, Timing
+from cctv_sentinel.discovery.credentials import Credential, Credentials
+from cctv_sentinel.protocols import onvif as onvifproto
 from tests.lab.emulator.testing import EmulatorProcess
 from tests.lab.profiles import DEVICES_DIR
 
@@ -29,7 +31,6 @@ HIK = DEVICES_DIR / "hikvision-ds-2cd2143g2-i.json"
 DAHUA = DEVICES_DIR / "dahua-ipc-hdw2431t-as-s2.json"
 AXIS = DEVICES_DIR / "axis-p3245-lve.json"
 PASSWORD = "Sentinel-test-1"
-WSDL_DIR = str(Path(onvif.__file__).parent / "wsdl")
 
 
 @pytest.fixture(scope="module")
@@ -269,43 +270,50 @@ def test_tls_self_signed_subject(axis):
 # --- ONVIF ---------------------------------------------------------------------------------
 
 
-async def test_onvif_zeep_client_with_credentials(hik):
-    cam = ONVIFCamera("127.0.0.1", hik.port(80), "admin", PASSWORD, WSDL_DIR, no_cache=True)
-    try:
-        device = await cam.create_devicemgmt_service()
-        info = await device.GetDeviceInformation()
-        assert info.Manufacturer == "HIKVISION"
-        assert info.Model == "DS-2CD2143G2-I"
-        assert info.SerialNumber == "DS-2CD2143G2-I20220315AAWR412345678"
-        assert info.FirmwareVersion == "V5.7.3 build 220112"
-        assert info.HardwareId == "88"
-        interfaces = await device.GetNetworkInterfaces()
-        assert interfaces[0].Info.HwAddress == "bc:ad:28:00:00:21"
-        scopes = [s.ScopeItem for s in await device.GetScopes()]
-        assert "onvif://www.onvif.org/hardware/DS-2CD2143G2-I" in scopes
-        services = await device.GetServices(False)
-        assert services[0].XAddr == f"http://127.0.0.1:{hik.port(80)}/onvif/device_service"
-        capabilities = await device.GetCapabilities({"Category": "All"})
-        assert capabilities.Device.XAddr == services[0].XAddr
-    finally:
-        await cam.close()
+def onvif_context(port: int) -> ProbeContext:
+    return ProbeContext(
+        networks=(ipaddress.IPv4Network("127.0.0.1/32"),),
+        interfaces=(),
+        ports=(port,),
+        timing=Timing(request_timeout=5, head_timeout=5),
+        credentials=Credentials(),
+        emit=lambda _obs: None,
+    )
 
 
-async def test_onvif_zeep_client_wrong_password_is_refused(dahua):
-    cam = ONVIFCamera("127.0.0.1", dahua.port(80), "admin", "wrong", WSDL_DIR, no_cache=True)
-    try:
-        device = await cam.create_devicemgmt_service()
-        with pytest.raises(zeep.exceptions.Fault) as err:
-            await device.GetDeviceInformation()
-        assert err.value.message == "Sender not Authorized"
-        # Without any token (zeep's authless proxy) it is refused as well ...
-        with pytest.raises(zeep.exceptions.Fault):
-            await device.authless_GetDeviceInformation()
-        # ... but the clock is always readable.
-        now = await device.authless_GetSystemDateAndTime()
-        assert now.UTCDateTime.Date.Year >= 2024
-    finally:
-        await cam.close()
+async def test_onvif_client_with_credentials(hik):
+    # The agent's own ONVIF client (WS-Security PasswordDigest on the device's clock).
+    port = hik.port(80)
+    ctx = onvif_context(port)
+    target = onvif.Target("127.0.0.1", port, onvif.DEVICE_SERVICE_PATH, False)
+    clock = await onvif.preflight(ctx, target)
+    assert clock is not None
+    credential = Credential("admin", Secret(PASSWORD))
+    fields = await onvif.ask(ctx, target, credential, clock)
+    assert fields == {
+        "manufacturer": "HIKVISION",
+        "model": "DS-2CD2143G2-I",
+        "serial": "DS-2CD2143G2-I20220315AAWR412345678",
+        "firmware": "V5.7.3 build 220112",
+        "hardware": "88",
+        "mac": "bc:ad:28:00:00:21",
+    }
+
+
+async def test_onvif_client_wrong_password_is_refused(dahua):
+    port = dahua.port(80)
+    ctx = onvif_context(port)
+    target = onvif.Target("127.0.0.1", port, onvif.DEVICE_SERVICE_PATH, False)
+    clock = await onvif.preflight(ctx, target)
+    assert clock is not None  # the clock is always readable ...
+    with pytest.raises(onvifproto.SoapFaultError) as err:
+        await onvif.ask(ctx, target, Credential("admin", Secret("wrong")), clock)
+    assert onvif.refused(err.value)
+    assert err.value.fault.reason == "Sender not Authorized"
+    # ... but without any token the device is refused as well.
+    with pytest.raises(onvifproto.SoapFaultError) as bare:
+        await onvif.ask(ctx, target, None, clock)
+    assert onvif.refused(bare.value)
 
 
 SOAP_NO_AUTH = (

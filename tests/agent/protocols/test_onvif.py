@@ -66,23 +66,31 @@ def test_request_with_username_token() -> None:
     assert b"s3cret" not in data  # only the digest travels
 
 
-def test_password_digest_matches_zeep() -> None:
-    zeep_wsse = pytest.importorskip("zeep.wsse.username")
-    # zeep is the WS-Security implementation onvif-zeep-async uses.
-    nonce = "0123456789abcdef"
-    created = dt.datetime(2026, 7, 19, 6, 14, 2, tzinfo=dt.UTC)
-    stamp = "2026-07-19T06:14:02Z"
-    token = zeep_wsse.UsernameToken(
-        "admin",
-        "Circle of Life",
-        use_digest=True,
-        nonce=nonce,
-        created=created,
-        zulu_timestamp=True,
+def test_password_digest_matches_the_onvif_programmers_guide() -> None:
+    # The worked example of the ONVIF Application Programmer's Guide (2011), 6.1.1.3:
+    # Nonce LKqI6G/AikKCQrN0zqZFlg==, Created 2010-09-16T07:50:45Z, password "userpassword".
+    nonce = base64.b64decode("LKqI6G/AikKCQrN0zqZFlg==")
+    digest = onvif.password_digest(nonce, "2010-09-16T07:50:45Z", "userpassword")
+    assert digest == "tuOSpGlFlIXsozq4HFNeeGeFLEI="
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (dt.datetime(2010, 9, 16, 7, 50, 45, 999_999, tzinfo=dt.UTC), "2010-09-16T07:50:45Z"),
+        (dt.datetime(999, 1, 2, 3, 4, 5, tzinfo=dt.UTC), "0999-01-02T03:04:05Z"),
+        (
+            dt.datetime(2026, 7, 19, 8, 14, 2, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            "2026-07-19T06:14:02Z",
+        ),
+    ],
+)
+def test_created_text_is_utc_whole_seconds_and_accepted(moment: dt.datetime, text: str) -> None:
+    assert onvif.created_text(moment) == text
+    # build_request accepts what created_text writes (it checks the form).
+    onvif.build_request(
+        onvif.GET_DEVICE_INFORMATION, username="a", password="b", nonce=b"n", created=text
     )
-    elements = {_xml.local(e.tag): e.text for e in token._create_password_digest()}
-    assert elements["Created"] == stamp
-    assert elements["Password"] == onvif.password_digest(nonce.encode(), stamp, "Circle of Life")
 
 
 def test_request_without_credentials_has_no_header() -> None:

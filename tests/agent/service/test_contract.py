@@ -145,10 +145,43 @@ def test_device_strings_are_sanitised_on_the_wire(records):
     )
     payload = contract.camera_payload(hostile, regimes=REGIMES)
     check("camera", payload)
-    assert payload["brand"] == "[31mEvil[0m"
+    assert payload["brand"] == "31mEvil0m"  # ESC and bidi gone, and the brackets (markup)
     assert len(payload["model"]) <= 128
     assert "\x00" not in payload["evidence"][0]["value"]
     assert payload["evidence"][0]["weight"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "published"),
+    [
+        ("[Update](https://evil.example/x)", "Update(https: evil.example/x)"),
+        ("<img src=x onerror=alert(1)>", "img src=x onerror=alert(1)"),
+        ("**URGENT** _now_ `x` ~~y~~ |a|b|", "URGENT now x y a b"),
+        ("call www.evil.example", "call www evil.example"),
+        ("a &#x202E; b", "a & #x202E; b"),
+        ("IPC_HFW2231S-S-S2 V2.800 (beta)", "IPC_HFW2231S-S-S2 V2.800 (beta)"),
+        ("DS-2CD2143G2-I\r\nX-Injected: 1", "DS-2CD2143G2-I X-Injected: 1"),
+        ("\u2066evil\u2069\u202a\u202b\u202c\u202d", "evil"),
+    ],
+)
+def test_markup_loses_its_meaning_on_the_wire(records, raw, published):
+    hostile = replace(
+        records["198.18.0.21"],
+        brand=raw,
+        model=raw,
+        firmware=raw,
+        serial=raw,
+        explanation=f"label {raw}",
+        evidence=(Evidence.from_json({"probe": "http", "field": "title", "value": raw}),),
+    )
+    payload = contract.camera_payload(hostile, regimes=REGIMES, publish_serials=True)
+    check("camera", payload)
+    assert payload["brand"] == payload["model"] == payload["firmware"] == published
+    assert payload["serial"] == published
+    assert payload["explanation"] == f"label {published}"
+    assert payload["evidence"][0]["value"] == published
+    event = contract.event_camera(hostile)
+    assert (event["brand"], event["model"]) == (published, published)
 
 
 def test_last_seen_override_and_isolation_object(records):

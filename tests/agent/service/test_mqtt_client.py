@@ -12,7 +12,13 @@ import pytest
 
 from cctv_sentinel._util.secret import Secret
 from cctv_sentinel.errors import MqttError
-from cctv_sentinel.mqtt.client import MqttClient, MqttSettings, Will, backoff
+from cctv_sentinel.mqtt.client import (
+    MqttClient,
+    MqttPermanentError,
+    MqttSettings,
+    Will,
+    backoff,
+)
 from tests.lab.broker import Broker, Subscriber, publish
 
 STATUS = "t/agent/status"
@@ -39,7 +45,7 @@ async def running(client: MqttClient, *, wait: bool = True) -> AsyncIterator[asy
     finally:
         await client.disconnect(timeout=2)
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, MqttPermanentError):
             await task
 
 
@@ -205,11 +211,10 @@ async def test_username_and_password(broker_factory):
     wrong = MqttClient(
         settings_for(broker, username="agent", password=Secret("wrong"), client_id="cst-wrong")
     )
-    async with running(wrong, wait=False):
-        for _ in range(200):
-            if wrong.last_error:
-                break
-            await asyncio.sleep(0.02)
+    async with running(wrong, wait=False) as task:
+        # A bad password is permanent: run() stops instead of retrying forever.
+        with pytest.raises(MqttPermanentError):
+            await asyncio.wait_for(asyncio.shield(task), 10)
     assert wrong.last_error is not None
     assert "refused the connection" in wrong.last_error
     assert "wrong" not in wrong.last_error
@@ -249,11 +254,9 @@ async def test_tls_refuses_an_unknown_ca(broker_factory):
     broker = broker_factory(tls=True)
     assert broker.tls_port is not None
     client = MqttClient(settings_for(broker, port=broker.tls_port, tls=True))  # system CAs only
-    async with running(client, wait=False):
-        for _ in range(250):
-            if client.last_error:
-                break
-            await asyncio.sleep(0.02)
+    async with running(client, wait=False) as task:
+        with pytest.raises(MqttPermanentError):
+            await asyncio.wait_for(asyncio.shield(task), 10)
     assert client.last_error is not None
     assert "TLS with mqtts://127.0.0.1" in client.last_error
     assert "CERTIFICATE_VERIFY_FAILED" in client.last_error or "certificate" in client.last_error

@@ -1,7 +1,9 @@
 """Run ipycam's virtual ONVIF camera (PyPI ``ipycam``) until killed.
 
-``ipycam_main.py ADDRESS PORT MANUFACTURER MODEL SERIAL``: WS-Discovery on
-3702 and the ONVIF device service plus web UI on PORT. No video is streamed
+``ipycam_main.py ADDRESS PORT MANUFACTURER MODEL SERIAL [USERNAME PASSWORD]``:
+WS-Discovery on 3702 and the ONVIF device service plus web UI on PORT; with
+USERNAME and PASSWORD, ipycam requires a WS-Security UsernameToken on every
+ONVIF call. No video is streamed
 (ipycam needs go2rtc or ffmpeg for that); the ONVIF answers are what the scan
 reads. Prints ``READY`` once started.
 """
@@ -34,6 +36,11 @@ def main() -> int:
         main_fps=1,
         sub_fps=1,
     )
+    if len(sys.argv) >= 8:
+        ok, error = config.set_credentials(sys.argv[6], sys.argv[7])
+        if not ok:
+            print(f"bad credentials: {error}", file=sys.stderr)
+            return 2
     camera = IPCamera(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -3,6 +3,7 @@
 - :mod:`.common`: schema version, limits and string rules every message shares;
 - :mod:`.topics`: the topics of one agent;
 - :mod:`.outbound`: what the agent publishes (payload types and builders);
+- :mod:`.history`: the retained daily progress (what the estate report draws);
 - :mod:`.inbound`: what it accepts (commands).
 
 Pure: no sockets, no paho, no clock. Import from here: ``from cctv_sentinel.mqtt import contract``.
@@ -32,14 +33,25 @@ from cctv_sentinel.mqtt.contract.common import (
     encode,
     label,
     mask_serial,
+    plain,
     safe_agent_id,
     valid_base_topic,
+)
+from cctv_sentinel.mqtt.contract.history import (
+    MAX_HISTORY_DAYS,
+    DayPayload,
+    HistoryPayload,
+    history_payload,
+    parse_history,
 )
 from cctv_sentinel.mqtt.contract.inbound import (
     Command,
     CommandError,
     RequestedBy,
+    canonical_json,
+    command_signature,
     parse_command,
+    signature_valid,
 )
 from cctv_sentinel.mqtt.contract.outbound import (
     NOT_ISOLATED,
@@ -80,6 +92,7 @@ __all__ = [
     "MAX_BASE_TOPIC",
     "MAX_COMMAND_BYTES",
     "MAX_EVIDENCE_VALUE",
+    "MAX_HISTORY_DAYS",
     "MAX_MESSAGE",
     "MODES",
     "NOT_ISOLATED",
@@ -95,10 +108,12 @@ __all__ = [
     "CommandName",
     "CommandResult",
     "Counts",
+    "DayPayload",
     "Event",
     "EventCamera",
     "EventType",
     "EvidenceItem",
+    "HistoryPayload",
     "Info",
     "IsolationInfo",
     "OtherDevicePayload",
@@ -111,17 +126,23 @@ __all__ = [
     "Topics",
     "announcement",
     "camera_payload",
+    "canonical_json",
     "clean",
     "command_result",
+    "command_signature",
     "count_cameras",
     "encode",
     "event",
     "event_camera",
+    "history_payload",
     "info",
     "label",
     "mask_serial",
     "other_device_payload",
     "parse_command",
+    "parse_history",
+    "plain",
     "safe_agent_id",
+    "signature_valid",
     "valid_base_topic",
 ]

@@ -82,25 +82,60 @@ def clean(raw: str | bytes | None, max_len: int = MAX_LABEL) -> str:
     return _clean_slow(raw, max_len)
 
 
+_MARKUP: Final = str.maketrans("|", " ", "[]<>*`\\~")
+"""Links, HTML, code, emphasis, strike-through: their characters go; a table's pipe is a space."""
+_MARKUP_CHARS: Final = frozenset("[]<>*`|\\~_&:")
+"""Characters whose presence sends a string through :func:`plain`'s slow path."""
+_EDGE_UNDERSCORE: Final = re.compile(r"(?<!\w)_+|_+(?!\w)")
+"""Underscores that could open or close emphasis (inside a word, as in IPC_HFW, they cannot)."""
+_SCHEME: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,31}):/{2,}")
+"""``scheme://``, which Markdown renderers turn into a link (GFM autolinks)."""
+_WWW: Final = re.compile(r"(?i)\bwww\.")
+_ENTITY: Final = re.compile(r"&(?=#?[0-9A-Za-z]{1,32};)")
+"""``&name;`` and ``&#x202E;``: HTML entities that a renderer would decode (even into bidi)."""
+_SPACES: Final = re.compile(r" {2,}")
+
+
+def plain(raw: str | bytes | None, max_len: int = MAX_LABEL) -> str:
+    """A device string as the contract publishes it: plain text, whatever renders it.
+
+    :func:`clean` first (no control, bidi or format characters; one line;
+    bounded), then no Markdown or HTML meaning survives: brackets, angle
+    brackets, backticks, asterisks, tildes and backslashes are removed, pipes become spaces,
+    underscores only where they could start or end emphasis, ``scheme://``
+    becomes ``scheme:`` followed by a space, ``www.`` becomes ``www`` and a
+    space, and ``&`` before an entity gets a space. Letters, digits, dots,
+    dashes, slashes and parentheses (all of a model or firmware name) stay.
+    """
+    text = clean(raw, max_len)
+    if _MARKUP_CHARS.isdisjoint(text) and "www." not in text.lower():
+        return text
+    text = _EDGE_UNDERSCORE.sub("", text.translate(_MARKUP))
+    text = _WWW.sub("www ", _SCHEME.sub(r"\1: ", text))
+    text = _ENTITY.sub("& ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
 def encode(payload: Mapping[str, Any]) -> bytes:
     """Serialise a payload: compact UTF-8 JSON, keys in build order (stable for diffing)."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def label(value: str | None, max_len: int = MAX_LABEL) -> str | None:
-    """A device string as the contract allows it: no control characters, bounded."""
+    """A device string as the contract allows it: :func:`plain` text, bounded, or None."""
     if value is None:
         return None
-    return clean(value, max_len) or None
+    return plain(value, max_len) or None
 
 
 def mask_serial(serial: str | None, publish_serials: bool) -> str | None:
     """The serial as published: only its last 4 characters unless the user opted in."""
-    if not serial:
+    text = plain(serial, MAX_LABEL)
+    if not text:
         return None
     if publish_serials:
-        return clean(serial, MAX_LABEL) or None
-    return "\u2026" + serial[-4:]
+        return text
+    return "\u2026" + text[-4:]
 
 
 def valid_base_topic(base: str) -> bool:

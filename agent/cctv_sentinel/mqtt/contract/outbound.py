@@ -22,6 +22,7 @@ from cctv_sentinel.mqtt.contract.common import (
     clean,
     label,
     mask_serial,
+    plain,
 )
 from cctv_sentinel.mqtt.contract.topics import Topics
 
@@ -40,6 +41,7 @@ class AnnouncementTopics(TypedDict):
     event: str
     command: str
     command_result: str
+    history: str
 
 
 class Announcement(TypedDict):
@@ -247,6 +249,7 @@ def announcement(topics: Topics, *, name: str, version: str) -> Announcement:
             "event": topics.event,
             "command": topics.command,
             "command_result": topics.command_result,
+            "history": topics.history,
         },
     }
 
@@ -326,7 +329,7 @@ def _evidence(item: Evidence) -> EvidenceItem:
     return {
         "probe": clean(item.probe, 64),
         "field": clean(item.field, 64),
-        "value": clean(item.value, MAX_EVIDENCE_VALUE),
+        "value": plain(item.value, MAX_EVIDENCE_VALUE),
         "maker": clean(item.maker, 256) if item.maker is not None else None,
         "weight": round(item.weight, 3),
         "rule": clean(item.rule, 128),
@@ -366,11 +369,11 @@ def camera_payload(
         "serial": mask_serial(record.serial, publish_serials),
         "confidence": round(min(max(record.confidence, 0.0), 1.0), 3),
         "risk": record.risk,
-        "risk_reason": clean(record.risk_reason, 512),
+        "risk_reason": plain(record.risk_reason, 512),
         "regimes": [
             regimes.get(rid, {"id": rid, "name": rid, "jurisdiction": ""}) for rid in record.regimes
         ],
-        "explanation": clean(record.explanation, 512),
+        "explanation": plain(record.explanation, 512),
         "evidence": [_evidence(e) for e in record.evidence],
         "first_seen": iso(record.first_seen),
         "last_seen": iso(record.last_seen if last_seen is None else last_seen),
