@@ -59,6 +59,19 @@ def brand_matches(said: str | None, truth: str | None) -> bool:
     return bool(a and b) and (a in b or b in a)
 
 
+def model_exposed(profile: Profile) -> bool:
+    """True when the device says its model somewhere without credentials (outside its truth)."""
+    model = _norm(profile.truth.model)
+    answers = {k: v for k, v in profile.raw.items() if k not in {"truth", "credentials"}}
+    return len(model) >= 3 and model in _norm(json.dumps(answers))
+
+
+def model_matches(said: str | None, truth: str | None) -> bool:
+    """A model is right when one contains the other, ignoring case and signs."""
+    a, b = _norm(said), _norm(truth)
+    return len(a) >= 3 and bool(b) and (a in b or b in a)
+
+
 def vendor_matcher(catalogue: Catalogue) -> list[tuple[re.Pattern[str], str]]:
     """Patterns for every name a vendor goes by, longest first (so 'Prama Hikvision' wins)."""
     names: list[tuple[str, str]] = []
@@ -123,8 +136,20 @@ def score(profiles: list[Profile], verdicts: dict[str, dict[str, Any]]) -> dict[
         for p in cameras
         if brand_matches(verdicts.get(p.network.ip, {}).get("brand"), p.truth.brand)
     ]
+    non_cameras = [p for p in profiles if p.truth.kind not in CAMERA_KINDS]
+    exposed = [p for p in cameras if model_exposed(p)]
+    model_ok = [
+        p.id
+        for p in exposed
+        if model_matches(verdicts.get(p.network.ip, {}).get("model"), p.truth.model)
+    ]
     return {
         "cameras": len(cameras),
+        "recognised": sum(1 for p in cameras if p.network.ip in verdicts),
+        "non_cameras": len(non_cameras),
+        "non_camera_as_camera": sum(1 for p in non_cameras if p.network.ip in verdicts),
+        "model_exposed": len(exposed),
+        "model_right": len(model_ok),
         "restricted_cameras": len(restricted),
         "restricted_recall": round(len(flagged & truly) / len(truly), 4),
         "false_restricted": len(flagged - truly),
@@ -140,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--agent-only", action="store_true", help="skip nmap (minutes)")
     args = parser.parse_args(argv)
     reason = netlab.lab_unavailable_reason()
     if reason:
@@ -168,36 +194,58 @@ def main(argv: list[str] | None = None) -> int:
         agent_s = time.perf_counter() - start
         lan.flush_neigh()
         start = time.perf_counter()
-        nmap = lan.exec_in_scanner(
-            [
-                "nmap",
-                "-n",
-                "-T4",
-                "-sT",
-                "-sV",
-                "--version-light",
-                "-p",
-                PORTS,
-                "--script",
-                SCRIPTS,
-                "-oX",
-                "-",
-                *NETWORKS,
-            ],
-            timeout=1800,
-            capture_output=True,
-            text=True,
+        nmap = (
+            None
+            if args.agent_only
+            else lan.exec_in_scanner(
+                [
+                    "nmap",
+                    "-n",
+                    "-T4",
+                    "-sT",
+                    "-sV",
+                    "--version-light",
+                    "-p",
+                    PORTS,
+                    "--script",
+                    SCRIPTS,
+                    "-oX",
+                    "-",
+                    *NETWORKS,
+                ],
+                timeout=1800,
+                capture_output=True,
+                text=True,
+            )
         )
         nmap_s = time.perf_counter() - start
+    if agent.returncode not in {0, 1}:
+        print(f"bench_accuracy: the scan failed: {agent.stderr.strip()[-2000:]}", file=sys.stderr)
+        return 2
     doc = json.loads(agent.stdout)
+    if doc["scan"]["errors"]:
+        print(f"bench_accuracy: scan errors: {doc['scan']['errors']}", file=sys.stderr)
     agent_verdicts = {
         c["ip"]: {
             "maker": c["manufacturer_id"],
             "brand": c["brand"],
+            "model": c["model"],
             "restricted": c["risk"] == "restricted",
         }
         for c in doc["cameras"]
     }
+    agent_score = {"seconds": round(agent_s, 2), **score(profiles, agent_verdicts)}
+    if nmap is None:
+        result = {
+            "catalogue_version": catalogue.version,
+            "devices": len(profiles),
+            "agent": agent_score,
+        }
+        print(json.dumps(result, indent=2))
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        return 0
     us = set(US_REGIMES)
     nmap_verdicts_raw = nmap_verdicts(nmap.stdout, catalogue)
     nmap_verdicts_ = {
@@ -211,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "catalogue_version": catalogue.version,
         "devices": len(profiles),
-        "agent": {"seconds": round(agent_s, 2), **score(profiles, agent_verdicts)},
+        "agent": agent_score,
         "nmap": {"seconds": round(nmap_s, 2), **score(profiles, nmap_verdicts_)},
     }
     print(json.dumps(result, indent=2))

@@ -180,6 +180,9 @@ class Attribution:
     evidence: tuple[Evidence, ...]
     explanation: str
     camera_reasons: tuple[str, ...] = ()
+    equipment: str | None = None
+    """For a device that is not a camera: the kind of equipment the evidence shows
+    (``router``, ``ont``, ``alarm-panel``...), when it shows one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +214,30 @@ class Camera:
 
 
 @dataclass(frozen=True, slots=True)
+class OtherDevice:
+    """Equipment that is not a camera but that a regime may cover (a router, an ONT...).
+
+    Reported apart from cameras, never as one.
+    """
+
+    host: Host
+    attribution: Attribution
+    assessment: Assessment
+    kind: str
+    """The kind of equipment (``router``, ``ont``, ``cpe``, ``radio``, ``alarm-panel``...)."""
+
+    @property
+    def ip(self) -> str:
+        """The address it was found at."""
+        return self.host.ip
+
+    @property
+    def mac(self) -> str | None:
+        """Its MAC address, when known."""
+        return self.host.mac
+
+
+@dataclass(frozen=True, slots=True)
 class ScanInfo:
     """When and how a scan ran."""
 
@@ -228,6 +255,8 @@ class ScanResult:
     info: ScanInfo
     hosts: tuple[Host, ...]
     cameras: tuple[Camera, ...]
+    other_devices: tuple[OtherDevice, ...] = ()
+    """Restricted (or possibly restricted) equipment that is not a camera."""
 
     @property
     def any_restricted(self) -> bool:

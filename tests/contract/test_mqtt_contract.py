@@ -29,7 +29,10 @@ from hypothesis import strategies as st
 
 from cctv_sentinel._util.secret import Secret
 from cctv_sentinel._util.timefmt import iso
+from cctv_sentinel.discovery.replay import Answer, replay
+from cctv_sentinel.identify import Policy, identify
 from cctv_sentinel.identify.catalogue import load_catalogue
+from cctv_sentinel.identify.other import other_device
 from cctv_sentinel.inventory.records import CameraRecord
 from cctv_sentinel.inventory.store import Inventory
 from cctv_sentinel.model import Evidence
@@ -51,6 +54,9 @@ KINDS: dict[str, tuple[str, Any]] = {
     "event": ("event", models.parse_event),
     "command_result": ("command_result", models.parse_command_result),
     "command": ("command", None),  # the integration sends commands, it never parses them
+    # Equipment that is not a camera (issue 10): the agent's side of the contract; the
+    # integration does not read it yet.
+    "other_device": ("other_device", None),
 }
 
 
@@ -430,3 +436,60 @@ def test_anything_the_agent_publishes_parses(regimes: dict[str, Any], said: dict
     camera = roundtrip("camera", agent_contract.camera_payload(record, regimes=regimes))
     assert camera.risk == said["risk"]
     assert 0.0 <= camera.confidence <= 1.0
+
+
+# --- equipment that is not a camera -----------------------------------------------------------
+
+
+def _other_devices() -> list[Any]:
+    """Other devices from raw answers, through the real replay, identify and other-device rules."""
+    catalogue = load_catalogue()
+    answers = (
+        [
+            Answer("telnet-banner", b"ZXHN F660 Login:", port=23),
+            Answer("mac", value="f0:1b:24:00:00:01"),
+        ],
+        [Answer("banner", b"HUAWEI-VRP-3.10", field="ssh.banner")],
+    )
+    devices = []
+    for one in answers:
+        host = replay(one).host
+        attribution, _ = identify(host, catalogue, Policy())
+        device = other_device(host, attribution, catalogue, Policy())
+        assert device is not None
+        devices.append(device)
+    return devices
+
+
+def test_agent_other_device_payloads(regimes: dict[str, Any]) -> None:
+    """Every other-device payload passes the schema, on its own topic, never as a camera."""
+    topics = agent_contract.Topics("site/cameras", "vlan-20")
+    devices = _other_devices()
+    assert {d.kind for d in devices} == {"ont", "router"}
+    for device in devices:
+        payload = agent_contract.other_device_payload(
+            device, regimes=regimes, first_seen=1_764_320_000.0, last_seen=1_764_320_060.0
+        )
+        wire = json.loads(agent_contract.encode(payload))
+        check("other_device", wire)
+        assert wire["kind"] == device.kind
+        assert wire["risk"] == "restricted"
+        assert "camera_id" not in wire
+        topic = topics.other(wire["device_id"])
+        assert topics.other_id_of(topic) == wire["device_id"]
+        assert topics.camera_id_of(topic) is None
+        with pytest.raises(AssertionError):
+            check("camera", wire)
+    ont = agent_contract.other_device_payload(
+        devices[0], regimes=regimes, first_seen=1_764_320_000.0, last_seen=1_764_320_060.0
+    )
+    assert ont["device_id"] == "f01b24000001"
+    assert ont["id_source"] == "mac"
+
+
+def test_the_announcement_names_the_other_device_topics() -> None:
+    topics = agent_contract.Topics("site/cameras", "vlan-20")
+    said = agent_contract.announcement(topics, name="Site", version="0.1.0")
+    check("announcement", said)
+    assert said["topics"]["other"] == "site/cameras/vlan-20/other/+"
+    models.parse_announcement(agent_contract.encode(said))

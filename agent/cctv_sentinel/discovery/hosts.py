@@ -36,13 +36,15 @@ def best_mac(observations: Iterable[Observation]) -> str | None:
     """The most trustworthy MAC among a host's observations."""
     obs = list(observations)
     for probe, field in _MAC_SOURCES:
-        for o in obs:
-            if o.probe != probe:
-                continue
-            raw = o.mac if field is None else o.get(field)
-            mac = normalise_mac(raw)
-            if mac:
-                return mac
+        found = {
+            mac
+            for o in obs
+            if o.probe == probe and (mac := normalise_mac(o.mac if field is None else o.get(field)))
+        }
+        if found:
+            # Several from one source (a device on two ports, a spoofer): the
+            # smallest, so the choice never depends on which answer came first.
+            return min(found)
     return None
 
 

@@ -68,6 +68,32 @@ def _same_host_path(ip: str, port: int, location: str) -> str | None:
     return path + ("?" + parts.query if parts.query else "")
 
 
+def landing_fields(reply: httpclient.HttpReply, path: str) -> dict[str, str]:
+    """What the landing page at ``path`` says (pure: status, server, realm, title, TLS names)."""
+    fields: dict[str, str] = {"status": str(reply.status)}
+    if path != "/":
+        fields["path"] = path
+    server = reply.head.header("server")
+    if server:
+        fields["server"] = server
+    _auth_fields(reply, fields)
+    if reply.body:
+        title = httpproto.html_title(reply.body)
+        if title:
+            fields["title"] = title
+        excerpt = clean(reply.body[: BODY_EXCERPT * 2], BODY_EXCERPT)
+        if excerpt:
+            fields["body"] = excerpt
+    if reply.peer_cert:
+        try:
+            names = x509.parse_names(reply.peer_cert)
+            fields["tls_subject"] = names.subject
+            fields["tls_issuer"] = names.issuer
+        except ProtocolError as err:
+            _LOG.debug("http: unreadable certificate: %s", err)
+    return fields
+
+
 async def landing(ctx: ProbeContext, ip: str, port: int, tls: bool) -> None:
     """Fetch ``/`` (and up to two same-host redirects) and emit what it says."""
     path = "/"
@@ -93,27 +119,7 @@ async def landing(ctx: ProbeContext, ip: str, port: int, tls: bool) -> None:
             continue
         break
     assert reply is not None
-    fields["status"] = str(reply.status)
-    if path != "/":
-        fields["path"] = path
-    server = reply.head.header("server")
-    if server:
-        fields["server"] = server
-    _auth_fields(reply, fields)
-    if reply.body:
-        title = httpproto.html_title(reply.body)
-        if title:
-            fields["title"] = title
-        excerpt = clean(reply.body[: BODY_EXCERPT * 2], BODY_EXCERPT)
-        if excerpt:
-            fields["body"] = excerpt
-    if reply.peer_cert:
-        try:
-            names = x509.parse_names(reply.peer_cert)
-            fields["tls_subject"] = names.subject
-            fields["tls_issuer"] = names.issuer
-        except ProtocolError as err:
-            _LOG.debug("http: unreadable certificate from %s:%d: %s", ip, port, err)
+    fields.update(landing_fields(reply, path))
     ctx.emit(Observation(probe=ProbeName.HTTP, ip=ip, fields=fields, port=port, at=now()))
 
 
@@ -135,16 +141,49 @@ def _endpoint_fields(endpoint: str, body: bytes) -> dict[str, str]:
         )
     else:
         kv = httpproto.parse_key_values(body)
+        device_type = kv.get("deviceType")
+        # Recorders answer a numeric deviceType code and carry the model in updateSerial.
+        model = device_type if device_type and not device_type.isdigit() else None
         pairs = (
-            ("device_type", kv.get("deviceType")),
+            ("device_type", device_type),
             ("serial", kv.get("serialNumber")),
             ("hardware", kv.get("hardwareVersion")),
-            ("model", kv.get("deviceType")),
+            ("model", model or kv.get("updateSerial")),
         )
     for key, value in pairs:
         if value:
             out[key] = clean(value)
     return out
+
+
+def endpoint_fields(
+    path: str,
+    first: httpclient.HttpReply,
+    second: httpclient.HttpReply | None,
+    *,
+    withheld: bool = False,
+) -> dict[str, str]:
+    """What a vendor endpoint's answer says (pure).
+
+    ``second`` is the authenticated retry; ``withheld`` says a credential was
+    kept back (``auth: withheld``).
+    """
+    fields: dict[str, str] = {"endpoint": path, "status": str(first.status)}
+    server = first.head.header("server")
+    if server:
+        fields["server"] = server
+    _auth_fields(first, fields)
+    final = second or first
+    if second is not None:
+        fields["auth"] = "ok" if second.status == 200 else "failed"
+    elif withheld:
+        fields["auth"] = "withheld"
+    if final.status == 200 and final.body and not final.truncated:
+        try:
+            fields.update(_endpoint_fields(path, final.body))
+        except ProtocolError as err:
+            _LOG.debug("http: %s did not parse: %s", path, err)
+    return fields
 
 
 async def endpoint(
@@ -185,23 +224,10 @@ async def endpoint(
                 timeout=ctx.timing.request_timeout,
                 head_timeout=ctx.timing.head_timeout,
             )
-    fields: dict[str, str] = {"endpoint": path, "status": str(first.status)}
-    server = first.head.header("server")
-    if server:
-        fields["server"] = server
-    _auth_fields(first, fields)
-    final = second or first
-    if second is not None:
-        fields["auth"] = "ok" if second.status == 200 else "failed"
-    elif withheld:
+    if second is None and withheld:
         # Not a camera by its other answers, or only Basic offered over plain HTTP.
-        fields["auth"] = "withheld"
         _LOG.debug("http: %s:%d%s: no challenge answerable without the password", ip, port, path)
-    if final.status == 200 and final.body and not final.truncated:
-        try:
-            fields.update(_endpoint_fields(path, final.body))
-        except ProtocolError as err:
-            _LOG.debug("http: %s on %s:%d did not parse: %s", path, ip, port, err)
+    fields = endpoint_fields(path, first, second, withheld=withheld)
     ctx.emit(Observation(probe=ProbeName.HTTP, ip=ip, fields=fields, port=port, at=now()))
 
 

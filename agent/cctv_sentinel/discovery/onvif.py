@@ -161,7 +161,8 @@ def refused(err: BaseException) -> bool:
     return False
 
 
-def _information_fields(info: onvifproto.DeviceInformation) -> dict[str, str]:
+def device_information_fields(info: onvifproto.DeviceInformation) -> dict[str, str]:
+    """What a GetDeviceInformation answer says (pure; also used to replay saved answers)."""
     pairs = (
         ("manufacturer", info.manufacturer),
         ("model", info.model),
@@ -198,7 +199,7 @@ async def ask(
         )
 
     data = await post(ctx, target, envelope(onvifproto.GET_DEVICE_INFORMATION), credential)
-    fields = _information_fields(onvifproto.parse_device_information(data))
+    fields = device_information_fields(onvifproto.parse_device_information(data))
     with contextlib.suppress(ProbeError, ProtocolError):
         # Optional: many firmwares restrict it; the MAC matters for routed cameras.
         data = await post(ctx, target, envelope(onvifproto.GET_NETWORK_INTERFACES), credential)

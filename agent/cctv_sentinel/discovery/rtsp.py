@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 
 from cctv_sentinel.discovery.base import ProbeContext, now
 from cctv_sentinel.errors import ProbeError, ProbeTimeoutError, ProtocolError
@@ -42,6 +43,32 @@ async def _exchange_unbounded(
         buffer += chunk
 
 
+def options_fields(options: rtsp.RtspResponse) -> dict[str, str]:
+    """What an OPTIONS answer says (pure): status, Server, methods."""
+    fields: dict[str, str] = {"status": str(options.status)}
+    if options.server:
+        fields["server"] = options.server
+    if options.public:
+        fields["public"] = " ".join(options.public)
+    return fields
+
+
+def describe_fields(describe: rtsp.RtspResponse, known: Mapping[str, str]) -> dict[str, str]:
+    """What a DESCRIBE answer adds to ``known`` (pure): status, Server, auth scheme and realm."""
+    fields: dict[str, str] = {"describe_status": str(describe.status)}
+    if describe.server and "server" not in known:
+        fields["server"] = describe.server
+    if describe.challenges:
+        fields["auth_scheme"] = " ".join(dict.fromkeys(c.scheme for c in describe.challenges))
+        realm = next(
+            (c.params.get("realm") for c in describe.challenges if c.params.get("realm")),
+            None,
+        )
+        if realm:
+            fields["realm"] = clean(realm)
+    return fields
+
+
 async def fingerprint(ctx: ProbeContext, ip: str, port: int) -> bool:
     """Fingerprint one RTSP port; emit an observation; True when it spoke RTSP."""
     url = f"rtsp://{ip}:{port}/"
@@ -55,30 +82,14 @@ async def fingerprint(ctx: ProbeContext, ip: str, port: int) -> bool:
             options = await _exchange(
                 reader, writer, rtsp.build_request("OPTIONS", url, 1, USER_AGENT), head
             )
-            fields["status"] = str(options.status)
-            if options.server:
-                fields["server"] = options.server
-            if options.public:
-                fields["public"] = " ".join(options.public)
+            fields.update(options_fields(options))
             describe = await _exchange(
                 reader,
                 writer,
                 rtsp.build_request("DESCRIBE", url, 2, USER_AGENT, {"Accept": "application/sdp"}),
                 head,
             )
-            fields["describe_status"] = str(describe.status)
-            if describe.server and "server" not in fields:
-                fields["server"] = describe.server
-            if describe.challenges:
-                fields["auth_scheme"] = " ".join(
-                    dict.fromkeys(c.scheme for c in describe.challenges)
-                )
-                realm = next(
-                    (c.params.get("realm") for c in describe.challenges if c.params.get("realm")),
-                    None,
-                )
-                if realm:
-                    fields["realm"] = clean(realm)
+            fields.update(describe_fields(describe, fields))
     except TimeoutError:
         _LOG.debug("rtsp: %s:%d too slow", ip, port)
     except (OSError, ProtocolError, ProbeError, ProbeTimeoutError) as err:

@@ -23,7 +23,8 @@ MAX_DEVICES = 4096
 """Distinct (ip, USN) pairs kept from one search; beyond that it is a flood."""
 
 
-def _description_fields(desc: ssdp.UpnpDescription) -> dict[str, str]:
+def description_fields(desc: ssdp.UpnpDescription) -> dict[str, str]:
+    """What a UPnP device description says (pure)."""
     fields: dict[str, str] = {}
     for key, value in (
         ("device_type", desc.device_type),
@@ -66,7 +67,8 @@ def description_target(
     return (port or (443 if tls else 80), path, tls)
 
 
-async def _describe(ctx: ProbeContext, ip: str, reply: ssdp.SsdpMessage) -> None:
+def message_fields(reply: ssdp.SsdpMessage) -> dict[str, str]:
+    """What an M-SEARCH answer's headers say (pure)."""
     fields: dict[str, str] = {}
     for key, value in (
         ("server", reply.server),
@@ -76,6 +78,11 @@ async def _describe(ctx: ProbeContext, ip: str, reply: ssdp.SsdpMessage) -> None
     ):
         if value:
             fields[key] = value
+    return fields
+
+
+async def _describe(ctx: ProbeContext, ip: str, reply: ssdp.SsdpMessage) -> None:
+    fields = message_fields(reply)
     target = description_target(ctx, ip, reply.location)
     if target is not None:
         port, path, tls = target
@@ -91,7 +98,7 @@ async def _describe(ctx: ProbeContext, ip: str, reply: ssdp.SsdpMessage) -> None
                     max_body=MAX_HTTP_BODY,
                 )
             if answer.status == 200 and not answer.truncated:
-                fields.update(_description_fields(ssdp.parse_description(answer.body)))
+                fields.update(description_fields(ssdp.parse_description(answer.body)))
         except (ProbeError, ProtocolError) as err:
             _LOG.debug("ssdp: description %s from %s not usable: %s", path, ip, err)
     ctx.emit(Observation(probe=ProbeName.SSDP, ip=ip, fields=fields, port=PORT, at=now()))

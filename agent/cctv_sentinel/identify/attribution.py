@@ -10,6 +10,7 @@ confidence, and the explanation says so.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Final
 from cctv_sentinel.identify import camera
 from cctv_sentinel.identify.catalogue import Catalogue
 from cctv_sentinel.identify.evidence import (
+    MODEL_KIND,
     OUI_KIND,
     Hit,
     Label,
@@ -27,7 +29,7 @@ from cctv_sentinel.identify.evidence import (
     scan,
 )
 from cctv_sentinel.identify.vocabulary import FIRMWARE_FIELDS, MODEL_FIELDS, SERIAL_FIELDS
-from cctv_sentinel.model import Attribution, Evidence, Host
+from cctv_sentinel.model import Attribution, Evidence, Host, Observation
 
 __all__ = ["MIN_CLAIM", "attribute", "score"]
 
@@ -109,6 +111,50 @@ def _first(host: Host, fields: Iterable[tuple[str, str]]) -> str | None:
                 if value:
                     return value
     return None
+
+
+STATED_SOURCE: Final = "the device's own answer, as received"
+
+
+def _stated(
+    host: Host, fields: Iterable[tuple[str, str]], what: str
+) -> tuple[str | None, Evidence | None]:
+    """The first source (by trust) that states ``what``, and an evidence record naming it."""
+    for probe, field_name in fields:
+        for obs in host.observations:
+            value = obs.fields.get(field_name) if obs.probe == probe else None
+            if value:
+                return value, Evidence(
+                    probe=probe,
+                    field=field_name,
+                    value=value,
+                    maker=None,
+                    weight=0.0,
+                    rule=what,
+                    source=STATED_SOURCE,
+                    note=f"{what} as {probe} {field_name} states it",
+                )
+    return None, None
+
+
+def _model_from_text(hits: Sequence[Hit]) -> tuple[str | None, Evidence | None]:
+    """A model spelled in a banner or page a rule matched (strongest, then by value)."""
+    found = sorted(
+        (h for h in hits if h.model), key=lambda h: (-h.evidence.weight, h.model, h.evidence.rule)
+    )
+    if not found:
+        return None, None
+    model, ev = found[0].model, found[0].evidence
+    return model, Evidence(
+        probe=ev.probe,
+        field=ev.field,
+        value=model or "",
+        maker=None,
+        weight=0.0,
+        rule="model",
+        source=ev.source,
+        note=f"model read from the text rule {ev.rule} matched",
+    )
 
 
 def _brand_label(labels: Sequence[Label]) -> Label | None:
@@ -306,6 +352,15 @@ def attribute_scan(host: Host, found: Scan, catalogue: Catalogue) -> Attribution
         brand = catalogue.name_of(brand_id)
     elif brand_label is not None:
         brand = brand_label.value
+    elif winner is not None and any(
+        h.kind == MODEL_KIND and h.evidence.maker == winner.maker for h in hits
+    ):
+        # A model number in the maker's own grammar: OEM lines carry their own
+        # prefixes (see oem.yaml), so the box says the maker's name.
+        brand = catalogue.name_of(winner.maker)
+    elif winner is not None and _shows_own_name(catalogue, hits, winner.maker):
+        # A banner, page or certificate of the maker's own that spells its name.
+        brand = catalogue.name_of(winner.maker)
     elif winner is not None and oui_id == winner.maker:
         # No label anywhere, and the network interface is the real maker's own:
         # such devices are sold under the maker's name (a recorder that speaks
@@ -317,27 +372,112 @@ def attribute_scan(host: Host, found: Scan, catalogue: Catalogue) -> Attribution
     generic = [lb for lb in found.labels if lb.generic and (lb.probe, lb.field) not in _FREE_TEXT]
     is_camera, reasons = camera.decide(host, found, catalogue)
     evidence: list[Evidence] = sorted(
-        (h.evidence for h in hits), key=lambda e: (-e.weight, e.probe, e.rule)
+        (h.evidence for h in hits), key=lambda e: (-e.weight, e.probe, e.rule, e.field, e.value)
     )
+    guess = registrant_guess(found, catalogue) if winner is None else None
+    explanation = _explain(catalogue, winner, rival, hits, shown_label, generic)
+    if guess is not None:
+        explanation += f"; {REGISTRANT_GUESS_NOTE.format(name=guess)}"
+    model, model_ev = _stated(host, MODEL_FIELDS, "model")
+    if model is None:
+        model, model_ev = _model_from_text(hits)
+    firmware, firmware_ev = _stated(host, FIRMWARE_FIELDS, "firmware")
+    evidence.extend(e for e in (model_ev, firmware_ev) if e is not None)
     return Attribution(
         is_camera=is_camera,
-        manufacturer=catalogue.name_of(winner.maker) if winner else None,
+        manufacturer=catalogue.name_of(winner.maker) if winner else guess,
         manufacturer_id=winner.maker if winner else None,
         brand=brand,
-        model=_first(host, MODEL_FIELDS),
-        firmware=_first(host, FIRMWARE_FIELDS),
+        model=model,
+        firmware=firmware,
         serial=_first(host, SERIAL_FIELDS),
         confidence=round(confidence, 3),
         evidence=tuple(evidence),
-        explanation=_explain(catalogue, winner, rival, hits, shown_label, generic),
+        explanation=explanation,
         camera_reasons=reasons,
+        equipment=None if is_camera else _equipment(hits),
     )
+
+
+REGISTRANT_GUESS_NOTE: Final = (
+    "maker guessed from the OUI registrant {name} alone (not in the catalogue; a network "
+    "module's maker may not be the device's)"
+)
+
+_LEGAL_FORM = re.compile(
+    r"[\s,.]+(co\.?,?\s*ltd\.?|co\.?|ltd\.?|limited|inc\.?|incorporated|corp\.?|corporation|"
+    r"gmbh|s\.?a\.?|s\.?r\.?l\.?|b\.?v\.?|ag|llc|l\.?l\.?c\.?|pte|pty|plc|oy|ab|kg)\.?$",
+    re.IGNORECASE,
+)
+
+
+def registrant_name(org: str) -> str:
+    """The registrant's name without its legal form ("Acme Networks, Inc." -> "Acme Networks")."""
+    name = org.strip()
+    while True:
+        shorter = _LEGAL_FORM.sub("", name).strip(" ,.")
+        if shorter == name or not shorter:
+            return name
+        name = shorter
+
+
+def registrant_guess(found: Scan, catalogue: Catalogue) -> str | None:
+    """A generic maker guess: the OUI registrant, when the catalogue does not know it.
+
+    It names no catalogue maker (``manufacturer_id`` stays None, so no regime is
+    applied), and the explanation says it is a guess.
+    """
+    if found.oui is None or catalogue.vendor_for_ieee(found.oui.org) is not None:
+        return None
+    return registrant_name(found.oui.org) or None
+
+
+def _equipment(hits: Sequence[Hit]) -> str | None:
+    """The kind of equipment the strongest equipment evidence shows (ties: by name)."""
+    found = sorted(
+        (-h.evidence.weight, h.equipment) for h in hits if h.equipment and h.camera is False
+    )
+    return found[0][1] if found else None
+
+
+_SHOWN_KINDS: Final = frozenset({"banner", "page", "certificate", "ssdp", "mdns"})
+
+
+def _shows_own_name(catalogue: Catalogue, hits: Sequence[Hit], maker: str) -> bool:
+    vendor = catalogue.vendors.get(maker)
+    if vendor is None or vendor.role != "maker":
+        return False
+    names = {re.sub(r"[^a-z0-9]", "", n.lower()) for n in (vendor.name, *vendor.aliases)}
+    names.discard("")
+    for hit in hits:
+        if hit.kind in _SHOWN_KINDS and hit.evidence.maker == maker:
+            shown = re.sub(r"[^a-z0-9]", "", hit.evidence.value.lower())
+            if any(name in shown for name in names):
+                return True
+    return False
 
 
 def _is_brand(catalogue: Catalogue, vendor_id: str | None) -> bool:
     return vendor_id is not None and catalogue.vendors[vendor_id].role == "brand"
 
 
+def _observation_key(obs: Observation) -> tuple[str, int, str, tuple[tuple[str, str], ...]]:
+    return (obs.probe, obs.port or 0, obs.mac or "", tuple(sorted(obs.fields.items())))
+
+
+def canonical(host: Host) -> Host:
+    """The host with its observations in a fixed order, whatever order they arrived in.
+
+    Every "first source wins" choice downstream (label, model, firmware) then
+    depends only on what was seen, never on which answer came first.
+    """
+    ordered = tuple(sorted(host.observations, key=_observation_key))
+    if ordered == host.observations:
+        return host
+    return Host(ip=host.ip, mac=host.mac, open_ports=host.open_ports, observations=ordered)
+
+
 def attribute(host: Host, catalogue: Catalogue) -> Attribution:
-    """Who really made this host, how sure we are, and why (pure function)."""
+    """Who really made this host, how sure we are, and why (pure, order-independent)."""
+    host = canonical(host)
     return attribute_scan(host, scan(host, catalogue), catalogue)

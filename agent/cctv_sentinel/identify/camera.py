@@ -13,7 +13,10 @@ from cctv_sentinel.identify.catalogue import Catalogue
 from cctv_sentinel.identify.evidence import OUI_KIND, Scan, oui_vendor
 from cctv_sentinel.model import Host
 
-__all__ = ["decide"]
+__all__ = ["EQUIPMENT_KIND", "decide"]
+
+EQUIPMENT_KIND = "equipment"
+"""Evidence channel of a device stating what kind of equipment it is."""
 
 
 def _unique(items: list[str]) -> list[str]:
@@ -25,6 +28,15 @@ def decide(host: Host, found: Scan, catalogue: Catalogue) -> tuple[bool, tuple[s
     strong: list[str] = []
     against: list[str] = []
     weak: list[str] = []
+    declared = [
+        f"{hit.says} ({hit.evidence.probe})"
+        for hit in found.hits
+        if hit.camera is False and hit.kind == EQUIPMENT_KIND
+    ]
+    if declared:
+        # The device states its own kind (an alarm panel's deviceType): that
+        # outweighs a camera maker's web stack, which such devices share.
+        return False, tuple(_unique(declared))
     for hit in found.hits:
         ev = hit.evidence
         if hit.camera is True:

@@ -15,6 +15,7 @@ from cctv_sentinel.identify.vocabulary import ANY, MODEL_FIELDS
 from cctv_sentinel.model import Evidence, Host, Observation
 
 __all__ = [
+    "MODEL_KIND",
     "OUI_KIND",
     "OUI_WEIGHT",
     "Hit",
@@ -34,6 +35,7 @@ maker's housing, and the OUI then names the module maker.
 """
 
 OUI_KIND: Final = "oui"
+MODEL_KIND: Final = "model"
 OEM_KIND: Final = "oem"
 OUI_SOURCE: Final = "IEEE MA-L/IAB registry as shipped by netaddr"
 OUI_NOTE: Final = (
@@ -52,6 +54,10 @@ class Hit:
     kind: str
     says: str
     camera: bool | None
+    equipment: str | None = None
+    """The kind of non-camera equipment this evidence shows (``router``...), if any."""
+    model: str | None = None
+    """A model number the matched text spells (the rule's ``(?P<model>...)`` group)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,14 @@ def _short(value: str, rule: Fingerprint) -> str:
             start = max(0, found.start() - 16)
             return ("\u2026" if start else "") + value[start : start + MAX_VALUE] + "\u2026"
     return value[: MAX_VALUE - 1] + "\u2026"
+
+
+def _model_group(rule: Fingerprint, value: str) -> str | None:
+    if rule.regex is None or "model" not in rule.regex.groupindex:
+        return None
+    found = rule.regex.search(value)
+    model = found.group("model") if found else None
+    return model.strip() if model else None
 
 
 def _requirements_met(rule: Fingerprint, obs: Observation) -> bool:
@@ -133,6 +147,8 @@ class _Collector:
                 kind=rule.kind,
                 says=rule.says,
                 camera=rule.camera,
+                equipment=rule.equipment,
+                model=_model_group(rule, value),
             )
         )
 

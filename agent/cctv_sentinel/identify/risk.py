@@ -45,6 +45,35 @@ def prc_based(catalogue: Catalogue, maker: str) -> bool:
     return any(catalogue.country_of(m) in PRC_COUNTRIES for m in _family(catalogue, maker))
 
 
+def _by_name(regime: Regime, catalogue: Catalogue, maker: str) -> bool:
+    family = _family(catalogue, maker) if regime.related else (maker,)
+    return any(m in regime.makers for m in family)
+
+
+def _uncertain_basis(catalogue: Catalogue, maker: str, enabled: tuple[str, ...]) -> str:
+    """Why coverage is uncertain, or "" when it is not.
+
+    Uncertain: every enabled regime covers the maker only by country, and the
+    catalogue records that the maker's country is itself uncertain.
+    """
+    if not enabled or any(_by_name(catalogue.regimes[r], catalogue, maker) for r in enabled):
+        return ""
+    for member in _family(catalogue, maker):
+        vendor = catalogue.vendors.get(member)
+        if vendor is not None and vendor.jurisdiction_uncertain:
+            return vendor.jurisdiction_uncertain
+    return ""
+
+
+def _unknown_reason(attribution: Attribution) -> str:
+    if attribution.manufacturer:
+        return (
+            f"only the network interface's registrant, {attribution.manufacturer}, is known "
+            "(not in the catalogue: no regime can be applied)"
+        )
+    return "the maker could not be established"
+
+
 def _names(catalogue: Catalogue, regime_ids: tuple[str, ...]) -> str:
     return ", ".join(catalogue.regimes[r].short for r in regime_ids)
 
@@ -64,7 +93,14 @@ def assess(
             risk, enabled, f"on your {listed.listed} list by {listed.by} {listed.value}"
         )
     if maker is None:
-        return Assessment(Risk.UNKNOWN, (), "the maker could not be established")
+        return Assessment(Risk.UNKNOWN, (), _unknown_reason(attribution))
+    uncertain = _uncertain_basis(catalogue, maker, enabled)
+    if enabled and uncertain:
+        return Assessment(
+            Risk.ELEVATED,
+            enabled,
+            f"{name} is covered by {_names(catalogue, enabled)} only if {uncertain}",
+        )
     if enabled:
         if attribution.confidence >= policy.min_confidence:
             return Assessment(

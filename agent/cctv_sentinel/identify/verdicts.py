@@ -6,8 +6,9 @@ from collections.abc import Iterable
 
 from cctv_sentinel.identify import explain, identify, load_catalogue
 from cctv_sentinel.identify.catalogue import Catalogue
+from cctv_sentinel.identify.other import other_device
 from cctv_sentinel.identify.policy import Policy
-from cctv_sentinel.model import Camera, Host, ScanInfo, ScanResult
+from cctv_sentinel.model import Camera, Host, OtherDevice, ScanInfo, ScanResult
 
 
 def load_identity(policy: Policy | None = None) -> tuple[Catalogue, Policy]:
@@ -17,12 +18,24 @@ def load_identity(policy: Policy | None = None) -> tuple[Catalogue, Policy]:
 
 def cameras_among(hosts: Iterable[Host], catalogue: Catalogue, policy: Policy) -> list[Camera]:
     """Identify every host and keep the cameras (and recorders)."""
+    return judge_hosts(hosts, catalogue, policy)[0]
+
+
+def judge_hosts(
+    hosts: Iterable[Host], catalogue: Catalogue, policy: Policy
+) -> tuple[list[Camera], list[OtherDevice]]:
+    """Identify every host: the cameras, and the other equipment a regime may cover."""
     cameras: list[Camera] = []
+    others: list[OtherDevice] = []
     for host in hosts:
         attribution, assessment = identify(host, catalogue, policy)
         if attribution.is_camera:
             cameras.append(Camera(host=host, attribution=attribution, assessment=assessment))
-    return cameras
+            continue
+        other = other_device(host, attribution, catalogue, policy)
+        if other is not None:
+            others.append(other)
+    return cameras, others
 
 
 def result_for_hosts(
@@ -30,8 +43,9 @@ def result_for_hosts(
 ) -> ScanResult:
     """Verdicts for hosts that came from anywhere (a scan, a saved file, nmap)."""
     host_list = tuple(hosts)
+    cameras, others = judge_hosts(host_list, catalogue, policy)
     return ScanResult(
-        info=info, hosts=host_list, cameras=tuple(cameras_among(host_list, catalogue, policy))
+        info=info, hosts=host_list, cameras=tuple(cameras), other_devices=tuple(others)
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from cctv_sentinel import __version__
 from cctv_sentinel._util.timefmt import iso
 from cctv_sentinel.identify.catalogue import Catalogue
-from cctv_sentinel.model import RISK_ORDER, Camera, Risk, ScanResult
+from cctv_sentinel.model import RISK_ORDER, Camera, OtherDevice, Risk, ScanResult
 from cctv_sentinel.report.formats import sort_cameras, write_csv
 
 RECOMMENDED_ACTION: dict[Risk, str] = {
@@ -61,14 +61,19 @@ CSV_FIELDS = (
     "regimes",
     "explanation",
     "evidence",
+    "kind",
     "recommended_action",
 )
 
 
 def to_audit_csv(result: ScanResult, catalogue: Catalogue) -> str:
-    """One row per camera with evidence, regime names and the recommended action."""
+    """One row per camera (then per other device) with evidence, regimes and the action."""
+    judged: list[tuple[Camera | OtherDevice, str]] = [
+        *((c, "camera") for c in sort_cameras(result.cameras)),
+        *((d, d.kind) for d in sort_cameras(result.other_devices)),
+    ]
     rows = []
-    for cam in sort_cameras(result.cameras):
+    for cam, kind in judged:
         att = cam.attribution
         evidence = "; ".join(f"{e.probe}.{e.field}={e.value}" for e in att.evidence)
         rows.append(
@@ -84,6 +89,7 @@ def to_audit_csv(result: ScanResult, catalogue: Catalogue) -> str:
                 "; ".join(_regime_names(catalogue, cam.assessment.regimes)),
                 att.explanation,
                 evidence,
+                kind,
                 RECOMMENDED_ACTION[cam.assessment.risk],
             ]
         )
@@ -103,6 +109,36 @@ code{font-size:.85rem}
 
 def _e(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def _other_section(result: ScanResult, catalogue: Catalogue) -> list[str]:
+    """Equipment that is not a camera but that a regime may cover, in its own table."""
+    devices = sort_cameras(result.other_devices)
+    if not devices:
+        return []
+    out = [
+        (
+            "<h2>Other equipment (not cameras)</h2><table><tr><th>IP / MAC</th><th>Kind</th>"
+            "<th>Real maker</th><th>Model / firmware</th><th>Risk</th><th>Regimes</th>"
+            "<th>Why</th></tr>"
+        )
+    ]
+    for dev in devices:
+        att = dev.attribution
+        regimes = "<br>".join(_e(n) for n in _regime_names(catalogue, dev.assessment.regimes))
+        out.append(
+            f'<tr class="{dev.assessment.risk.value}">'
+            f"<td>{_e(dev.ip)}<br><code>{_e(dev.mac or 'MAC unknown')}</code></td>"
+            f"<td>{_e(dev.kind)}</td>"
+            f"<td>{_e(att.manufacturer or 'unknown')}<br>"
+            f'<span class="small">confidence {att.confidence:.2f}</span></td>'
+            f"<td>{_e(att.model or '-')}<br>{_e(att.firmware or '')}</td>"
+            f"<td>{_e(dev.assessment.risk.value)}</td><td>{regimes or '-'}</td>"
+            f"<td>{_e(att.explanation)}<br>"
+            f'<span class="small">{_e(dev.assessment.reason)}</span></td></tr>'
+        )
+    out.append("</table>")
+    return out
 
 
 def to_audit_html(
@@ -147,7 +183,9 @@ def to_audit_html(
             f"<td>{_e(att.explanation)}<br>"
             f'<span class="small">{_e(cam.assessment.reason)}</span></td></tr>'
         )
-    out.append("</table><h2>Evidence</h2>")
+    out.append("</table>")
+    out.extend(_other_section(result, catalogue))
+    out.append("<h2>Evidence</h2>")
     for cam in cameras:
         att = cam.attribution
         out.append(f"<h3>{_e(cam.ip)} {_e(att.brand or '')} {_e(att.model or '')}</h3>")

@@ -6,11 +6,13 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from cctv_sentinel import __version__
 from cctv_sentinel._util.timefmt import iso
-from cctv_sentinel.model import RISK_ORDER, Camera, Host, Risk, ScanResult
+from cctv_sentinel.model import RISK_ORDER, Camera, Host, OtherDevice, Risk, ScanResult
+
+Judged = TypeVar("Judged", Camera, OtherDevice)
 
 JSON_SCHEMA_VERSION = 1
 """Bumped only when a field changes meaning or disappears (docs/cli.md)."""
@@ -28,13 +30,25 @@ TABLE_COLUMNS: tuple[tuple[str, int], ...] = (
 """Column titles and the widest each may grow; longer values end in an ellipsis."""
 
 
-def found_by(camera: Camera) -> str:
+OTHER_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("IP", 15),
+    ("MAC", 17),
+    ("KIND", 12),
+    ("MAKER", 16),
+    ("MODEL", 22),
+    ("RISK", 10),
+    ("WHY", 60),
+)
+"""Columns of the second table: equipment that is not a camera but a regime may cover."""
+
+
+def found_by(camera: Camera | OtherDevice) -> str:
     """The probes that saw a camera, without the bookkeeping ones."""
     return ",".join(p for p in camera.host.probes if p != "arp")
 
 
-def sort_cameras(cameras: Sequence[Camera]) -> list[Camera]:
-    """Most severe first, then by address."""
+def sort_cameras(cameras: Sequence[Judged]) -> list[Judged]:
+    """Most severe first, then by address (cameras, or other devices)."""
     return sorted(
         cameras,
         key=lambda c: (
@@ -44,8 +58,8 @@ def sort_cameras(cameras: Sequence[Camera]) -> list[Camera]:
     )
 
 
-def camera_json(camera: Camera) -> dict[str, Any]:
-    """One camera as in docs/cli.md."""
+def camera_json(camera: Camera | OtherDevice) -> dict[str, Any]:
+    """One camera as in docs/cli.md (other devices add ``kind``, see :func:`other_json`)."""
     att = camera.attribution
     return {
         "ip": camera.ip,
@@ -64,6 +78,11 @@ def camera_json(camera: Camera) -> dict[str, Any]:
         "risk_reason": camera.assessment.reason,
         "evidence": [e.to_json() for e in att.evidence],
     }
+
+
+def other_json(device: OtherDevice) -> dict[str, Any]:
+    """Equipment that is not a camera: the camera fields plus ``kind``."""
+    return {**camera_json(device), "kind": device.kind}
 
 
 def host_json(host: Host) -> dict[str, Any]:
@@ -90,6 +109,7 @@ def to_json(result: ScanResult, *, raw: bool = False, catalogue_version: str | N
             "errors": list(result.info.errors),
         },
         "cameras": [camera_json(c) for c in sort_cameras(result.cameras)],
+        "other_devices": [other_json(d) for d in sort_cameras(result.other_devices)],
     }
     if raw:
         doc["hosts"] = [host_json(h) for h in result.hosts]
@@ -108,13 +128,18 @@ CSV_FIELDS = (
     "regimes",
     "discovered_by",
     "explanation",
+    "kind",
 )
 
 
 def to_csv(result: ScanResult) -> str:
-    """One row per camera, for spreadsheets."""
+    """One row per camera, then per other device, for spreadsheets (``kind`` tells which)."""
+    judged: list[tuple[Camera | OtherDevice, str]] = [
+        *((c, "camera") for c in sort_cameras(result.cameras)),
+        *((d, d.kind) for d in sort_cameras(result.other_devices)),
+    ]
     rows = []
-    for cam in sort_cameras(result.cameras):
+    for cam, kind in judged:
         row = camera_json(cam)
         rows.append(
             [
@@ -129,6 +154,7 @@ def to_csv(result: ScanResult) -> str:
                 " ".join(row["regimes"]),
                 " ".join(row["discovered_by"]),
                 row["explanation"],
+                kind,
             ]
         )
     return write_csv(CSV_FIELDS, rows)
@@ -179,17 +205,7 @@ def to_table(result: ScanResult) -> str:
         ]
         for c in cameras
     ]
-    widths = [
-        min(limit, max([len(title)] + [len(r[i]) for r in rows]))
-        for i, (title, limit) in enumerate(TABLE_COLUMNS)
-    ]
-    lines = []
-    header = "  ".join(_fit(t, w).ljust(w) for (t, _), w in zip(TABLE_COLUMNS, widths, strict=True))
-    lines.append(header.rstrip())
-    for row in rows:
-        lines.append(
-            "  ".join(_fit(v, w).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
-        )
+    lines = _grid(TABLE_COLUMNS, rows)
     counts: dict[str, int] = {}
     for c in cameras:
         counts[c.assessment.risk.value] = counts.get(c.assessment.risk.value, 0) + 1
@@ -204,4 +220,38 @@ def to_table(result: ScanResult) -> str:
         f"{len(cameras)} camera(s) among {len(result.hosts)} host(s) on {where}{timing}"
         + (f": {summary}" if summary else "")
     )
+    if result.other_devices:
+        lines.append("")
+        lines.append("Other equipment a regime may cover (not cameras):")
+        lines.extend(
+            _grid(OTHER_COLUMNS, [_other_row(d) for d in sort_cameras(result.other_devices)])
+        )
     return "\n".join(lines) + "\n"
+
+
+def _other_row(device: OtherDevice) -> list[str]:
+    att = device.attribution
+    return [
+        device.ip,
+        device.mac or "-",
+        device.kind,
+        att.manufacturer or "unknown",
+        att.model or "-",
+        device.assessment.risk.value,
+        device.assessment.reason,
+    ]
+
+
+def _grid(columns: Sequence[tuple[str, int]], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [
+        min(limit, max([len(title)] + [len(r[i]) for r in rows]))
+        for i, (title, limit) in enumerate(columns)
+    ]
+    lines = [
+        "  ".join(_fit(t, w).ljust(w) for (t, _), w in zip(columns, widths, strict=True)).rstrip()
+    ]
+    lines.extend(
+        "  ".join(_fit(v, w).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+    return lines

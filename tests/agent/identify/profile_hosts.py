@@ -82,7 +82,7 @@ def _ssdp(ip: str, svc: Mapping[str, Any]) -> Iterator[Observation]:
             '<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0">'
             f"<device>{inner}</device></root>"
         )
-        fields.update(ssdp_probe._description_fields(ssdp.parse_description(xml.encode())))
+        fields.update(ssdp_probe.description_fields(ssdp.parse_description(xml.encode())))
     yield Observation(probe="ssdp", ip=ip, fields=fields, port=1900)
 
 

@@ -46,7 +46,15 @@ def records(tmp_path):
 @pytest.mark.parametrize("path", sorted(PAYLOADS.glob("*.json")), ids=lambda p: p.stem)
 def test_every_example_payload_passes_the_schema(path):
     kind = path.stem
-    for prefix in ("command_result", "command", "camera", "event", "info", "announcement"):
+    for prefix in (
+        "command_result",
+        "command",
+        "camera",
+        "other_device",
+        "event",
+        "info",
+        "announcement",
+    ):
         if kind.startswith(prefix):
             kind = prefix
             break

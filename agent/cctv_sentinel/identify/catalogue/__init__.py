@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from cctv_sentinel.identify.catalogue.loader import CATALOGUE_DIR, load_catalogue
 from cctv_sentinel.identify.catalogue.model import (
+    EQUIPMENT_KINDS,
     Catalogue,
+    EquipmentCover,
     Fingerprint,
     GenericLabels,
     OemEntry,
@@ -16,7 +18,9 @@ from cctv_sentinel.identify.catalogue.model import (
 
 __all__ = [
     "CATALOGUE_DIR",
+    "EQUIPMENT_KINDS",
     "Catalogue",
+    "EquipmentCover",
     "Fingerprint",
     "GenericLabels",
     "OemEntry",

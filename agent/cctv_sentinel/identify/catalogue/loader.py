@@ -20,7 +20,9 @@ from cctv_sentinel._util.files import load_yaml
 from cctv_sentinel.errors import CatalogueError
 from cctv_sentinel.identify import vocabulary
 from cctv_sentinel.identify.catalogue.model import (
+    EQUIPMENT_KINDS,
     Catalogue,
+    EquipmentCover,
     Fingerprint,
     GenericLabels,
     OemEntry,
@@ -62,6 +64,7 @@ KINDS: Final = frozenset(
         "model",
         "service",
         "type",
+        "equipment",
     }
 )
 """Evidence channels. Evidence within one channel is not independent (max, not sum)."""
@@ -203,6 +206,7 @@ _VENDOR_KEYS = (
     "relations",
     "source",
     "note",
+    "jurisdiction_uncertain",
 )
 
 
@@ -235,6 +239,7 @@ def _vendor(index: int, data: Any) -> Vendor:
         relations=relations,
         source=s.source(),
         note=s.text("note", ""),
+        jurisdiction_uncertain=s.text("jurisdiction_uncertain", ""),
     )
 
 
@@ -274,6 +279,7 @@ _RULE_KEYS = (
     "weight",
     "kind",
     "camera",
+    "equipment",
     "says",
     "source",
     "note",
@@ -309,6 +315,15 @@ def _compile_match(s: _Section, match: str, pattern: str | None) -> re.Pattern[s
     return s.regex("pattern", pattern)
 
 
+def _equipment_kind(s: _Section, camera: bool | None) -> str | None:
+    equipment = s.opt_text("equipment")
+    if equipment is not None and (camera is not False or equipment not in EQUIPMENT_KINDS):
+        raise s.fail(
+            "'equipment' needs 'camera: false' and one of " + ", ".join(sorted(EQUIPMENT_KINDS))
+        )
+    return equipment
+
+
 def _rule(index: int, data: Any) -> Fingerprint:
     where = f"fingerprints.yaml: rule #{index + 1}"
     if isinstance(data, Mapping) and isinstance(data.get("id"), str):
@@ -342,6 +357,7 @@ def _rule(index: int, data: Any) -> Fingerprint:
     if camera_raw is not None and not isinstance(camera_raw, bool):
         raise s.fail("'camera' must be true or false")
     camera: bool | None = camera_raw
+    equipment = _equipment_kind(s, camera)
     if match == "label":
         if maker is not None:
             raise s.fail("a 'label' rule names its maker through the vendor aliases, not 'maker'")
@@ -361,6 +377,7 @@ def _rule(index: int, data: Any) -> Fingerprint:
         says=s.text("says"),
         source=s.source(),
         note=s.text("note", ""),
+        equipment=equipment,
     )
 
 
@@ -374,9 +391,22 @@ _REGIME_KEYS = (
     "makers",
     "related",
     "countries",
+    "equipment",
     "source",
     "note",
 )
+
+
+def _cover(where: str, data: Any) -> EquipmentCover:
+    s = _Section(where, data, ("kinds", "makers", "basis", "source"), ("kinds", "makers", "basis"))
+    kinds = s.texts("kinds")
+    unknown = [k for k in kinds if k not in EQUIPMENT_KINDS]
+    if not kinds or unknown:
+        raise s.fail("'kinds' must list some of " + ", ".join(sorted(EQUIPMENT_KINDS)))
+    makers = s.texts("makers")
+    if not makers or not all(_SLUG.match(m) for m in makers):
+        raise s.fail("'makers' must list vendor ids")
+    return EquipmentCover(kinds=kinds, makers=makers, basis=s.text("basis"))
 
 
 def _regime(index: int, data: Any) -> Regime:
@@ -409,6 +439,10 @@ def _regime(index: int, data: Any) -> Regime:
             raise s.fail(f"country {c!r} is not an ISO 3166 alpha-2 code")
     if not makers and not countries:
         raise s.fail("a regime must cover 'makers' or 'countries'")
+    covers_raw = data.get("equipment") or []
+    if not isinstance(covers_raw, list):
+        raise s.fail("'equipment' must be a list")
+    equipment = tuple(_cover(f"{where} equipment #{i + 1}", c) for i, c in enumerate(covers_raw))
     return Regime(
         id=s.slug("id"),
         jurisdiction=s.text("jurisdiction"),
@@ -421,6 +455,7 @@ def _regime(index: int, data: Any) -> Regime:
         countries=countries,
         source=s.source(),
         note=s.text("note", ""),
+        equipment=equipment,
     )
 
 
@@ -466,7 +501,8 @@ def _check_refs(
     for r in rules:
         need(f"fingerprints.yaml: rule {r.id!r} maker", r.maker)
     for g in regimes:
-        for m in g.makers:
+        covered = [m for cover in g.equipment for m in cover.makers]
+        for m in (*g.makers, *covered):
             need(f"regimes.yaml: regime {g.id!r} makers", m)
 
 

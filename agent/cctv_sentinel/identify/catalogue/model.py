@@ -74,6 +74,8 @@ class Vendor:
     relations: tuple[Relation, ...]
     source: str
     note: str = ""
+    jurisdiction_uncertain: str = ""
+    """Why a regime that covers makers by country may not cover this one (with its source)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +122,30 @@ class Fingerprint:
     says: str
     source: str
     note: str = ""
+    equipment: str | None = None
+    """The kind of non-camera equipment a match shows (``router``, ``ont``...), if any."""
 
     def matches(self, value: str) -> bool:
         """True when ``value`` satisfies this rule's comparison (not ``require``)."""
         if self.regex is None:  # "present" and "label"
             return bool(value)
         return self.regex.search(value) is not None
+
+
+EQUIPMENT_KINDS: Final = frozenset(
+    {"router", "ont", "cpe", "switch", "radio", "alarm-panel", "access-control", "intercom"}
+)
+"""Kinds of equipment that is not a camera, as fingerprints and regimes name them."""
+
+
+@dataclass(frozen=True, slots=True)
+class EquipmentCover:
+    """Equipment other than cameras that a regime covers: which kinds, by which makers, why."""
+
+    kinds: tuple[str, ...]
+    makers: tuple[str, ...]
+    basis: str
+    """The regime's words that cover it (quoted or closely paraphrased)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +163,8 @@ class Regime:
     countries: tuple[str, ...]
     source: str
     note: str = ""
+    equipment: tuple[EquipmentCover, ...] = ()
+    """Non-camera equipment it covers (cameras and recorders are covered through ``makers``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,7 @@ from cctv_sentinel.mqtt.contract.outbound import (
     EvidenceItem,
     Info,
     IsolationInfo,
+    OtherDevicePayload,
     RegimeRef,
     ScanStatus,
     ScanStatusPayload,
@@ -76,6 +77,7 @@ from cctv_sentinel.mqtt.contract.outbound import (
     event,
     event_camera,
     info,
+    other_device_payload,
 )
 from cctv_sentinel.mqtt.contract.topics import (
     Topics,
@@ -114,6 +116,7 @@ __all__ = [
     "HistoryPayload",
     "Info",
     "IsolationInfo",
+    "OtherDevicePayload",
     "RegimeRef",
     "RequestedBy",
     "RequesterSource",
@@ -135,6 +138,7 @@ __all__ = [
     "info",
     "label",
     "mask_serial",
+    "other_device_payload",
     "parse_command",
     "parse_history",
     "plain",

@@ -1,4 +1,4 @@
-"""What the agent publishes (docs/mqtt.md): announcement, info, camera, event, command result.
+"""What the agent publishes (docs/mqtt.md): announcement, info, cameras, other devices, events.
 
 Pure: every payload the agent sends is built here, so the one JSON Schema in
 docs/mqtt.schema.json can check it in the tests.
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
 
 from cctv_sentinel._util.timefmt import iso, iso_or_none
+from cctv_sentinel.inventory.ids import camera_id_from, serial_key
 from cctv_sentinel.mqtt.contract.common import (
     MAX_EVIDENCE_VALUE,
     MAX_MESSAGE,
@@ -27,7 +28,7 @@ from cctv_sentinel.mqtt.contract.topics import Topics
 
 if TYPE_CHECKING:
     from cctv_sentinel.inventory.records import CameraRecord
-    from cctv_sentinel.model import Evidence
+    from cctv_sentinel.model import Evidence, OtherDevice
 
 
 class AnnouncementTopics(TypedDict):
@@ -36,6 +37,7 @@ class AnnouncementTopics(TypedDict):
     status: str
     info: str
     camera: str
+    other: str
     event: str
     command: str
     command_result: str
@@ -158,6 +160,35 @@ class CameraPayload(TypedDict):
     isolation: CameraIsolation
 
 
+class OtherDevicePayload(TypedDict):
+    """``<base>/<agent_id>/other/<device_id>``: equipment that is not a camera."""
+
+    schema_version: int
+    device_id: str
+    kind: str
+    id_source: str
+    stable: bool
+    ip: str
+    mac: str | None
+    ports: list[int]
+    discovered_by: list[str]
+    brand: str | None
+    manufacturer: str | None
+    manufacturer_id: str | None
+    model: str | None
+    firmware: str | None
+    serial: str | None
+    confidence: float
+    risk: str
+    risk_reason: str
+    regimes: list[RegimeRef]
+    explanation: str
+    evidence: list[EvidenceItem]
+    first_seen: str
+    last_seen: str
+    state: str
+
+
 class EventCamera(TypedDict):
     """The camera summary inside an event."""
 
@@ -214,6 +245,7 @@ def announcement(topics: Topics, *, name: str, version: str) -> Announcement:
             "status": topics.status,
             "info": topics.info,
             "camera": topics.camera_filter,
+            "other": topics.other_filter,
             "event": topics.event,
             "command": topics.command,
             "command_result": topics.command_result,
@@ -347,6 +379,52 @@ def camera_payload(
         "last_seen": iso(record.last_seen if last_seen is None else last_seen),
         "state": record.state,
         "isolation": isolation,
+    }
+
+
+def other_device_payload(
+    device: OtherDevice,
+    *,
+    regimes: Mapping[str, RegimeRef],
+    first_seen: float,
+    last_seen: float,
+    publish_serials: bool = False,
+) -> OtherDevicePayload:
+    """The retained payload of one device that is not a camera but a regime may cover.
+
+    Its id follows the camera rules (MAC, then serial, then address; docs/mqtt.md).
+    """
+    att = device.attribution
+    skey = serial_key(att.manufacturer_id, att.serial)
+    device_id, id_source = camera_id_from(mac=device.mac, uuid=None, skey=skey, ip=device.ip)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "device_id": device_id,
+        "kind": device.kind,
+        "id_source": id_source,
+        "stable": id_source != "ip",
+        "ip": device.ip,
+        "mac": device.mac,
+        "ports": sorted(device.host.open_ports),
+        "discovered_by": sorted(set(device.host.probes)),
+        "brand": label(att.brand),
+        "manufacturer": label(att.manufacturer),
+        "manufacturer_id": label(att.manufacturer_id),
+        "model": label(att.model),
+        "firmware": label(att.firmware),
+        "serial": mask_serial(att.serial, publish_serials),
+        "confidence": round(min(max(att.confidence, 0.0), 1.0), 3),
+        "risk": device.assessment.risk.value,
+        "risk_reason": clean(device.assessment.reason, 512),
+        "regimes": [
+            regimes.get(rid, {"id": rid, "name": rid, "jurisdiction": ""})
+            for rid in device.assessment.regimes
+        ],
+        "explanation": clean(att.explanation, 512),
+        "evidence": [_evidence(e) for e in att.evidence],
+        "first_seen": iso(first_seen),
+        "last_seen": iso(last_seen),
+        "state": "present",
     }
 
 

@@ -58,6 +58,24 @@ class Topics:
         return None
 
     @property
+    def other_filter(self) -> str:
+        """Subscription filter for every other device (not a camera) of this agent."""
+        return f"{self.root}/other/+"
+
+    def other(self, device_id: str) -> str:
+        """The retained topic of one device that is not a camera but a regime may cover."""
+        return f"{self.root}/other/{device_id}"
+
+    def other_id_of(self, topic: str) -> str | None:
+        """The device id of an other-device topic, or None for any other topic."""
+        prefix = f"{self.root}/other/"
+        if topic.startswith(prefix):
+            rest = topic[len(prefix) :]
+            if CAMERA_ID_RE.match(rest):
+                return rest
+        return None
+
+    @property
     def event(self) -> str:
         """Events (not retained)."""
         return f"{self.root}/event"
