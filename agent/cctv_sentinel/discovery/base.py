@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ipaddress
 import logging
+import os
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Protocol
 
 from cctv_sentinel import limits
 from cctv_sentinel.discovery.credentials import Credentials
@@ -20,6 +23,9 @@ from cctv_sentinel.model import Observation
 _LOG = logging.getLogger(__name__)
 
 Addr = tuple[str, int]
+
+_SO_RCVBUFFORCE: Final = 33
+"""Linux's option number (asm-generic/socket.h); Python's socket module does not name it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +64,9 @@ class ProbeContext:
     keep_listening: bool = False
     """Discovery sockets stay open after their window, until :meth:`close_late_listeners`."""
     _host_slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
-    _late: list[asyncio.BaseTransport] = field(default_factory=list)
+    _late: list[Listener] = field(default_factory=list)
 
-    def listen_late(self, transport: asyncio.BaseTransport) -> bool:
+    def listen_late(self, transport: Listener) -> bool:
         """Keep a probe's socket open after its window, so late answers still count.
 
         Returns False (and the caller closes it) when this context does not keep
@@ -71,6 +77,11 @@ class ProbeContext:
             return False
         self._late.append(transport)
         return True
+
+    def drain_late_listeners(self) -> None:
+        """Hand on what the kept-open sockets have received but not parsed yet."""
+        for listener in list(self._late):
+            listener.drain()
 
     def close_late_listeners(self) -> None:
         """Close every socket kept open by :meth:`listen_late` (idempotent)."""
@@ -132,39 +143,152 @@ def now() -> float:
     return time.time()
 
 
-class DatagramCollector(asyncio.DatagramProtocol):
-    """Receives datagrams, drops oversize ones and floods, and hands the rest on.
+class Listener(Protocol):
+    """Something the scan closes when it ends (a discovery socket kept open)."""
+
+    def close(self) -> None:
+        """Stop receiving and release the socket (idempotent)."""
+
+    def is_closing(self) -> bool:
+        """True once :meth:`close` was called."""
+
+    def drain(self) -> None:
+        """Hand on at once everything waiting in the socket and in user space."""
+
+
+class DatagramReceiver:
+    """Reads a discovery socket dry at every wake-up and parses what it read in small batches.
+
+    asyncio's own datagram transport reads one datagram per socket per event
+    loop turn: while the sweep keeps the loop busy, a burst of answers waits
+    in the kernel's buffer and overflows it. Here the reader callback only
+    copies datagrams out of the kernel (up to ``UDP_DRAIN_BATCH`` a wake-up),
+    drops oversize ones, exact repeats (resends, multicast and unicast copies
+    of one answer, floods) and anything past ``MAX_DATAGRAMS_PER_PROBE``; the
+    handler then parses at most ``UDP_HANDLE_BATCH`` per loop turn, so reading
+    keeps pace with arrival whatever the parsing costs.
 
     The handler is called in the event loop with the raw bytes and the sender;
-    it must be quick (the pure parsers are) and must not raise.
+    it must not raise (an exception is logged and the datagram dropped).
     """
 
-    def __init__(self, name: str, max_size: int, handler: Callable[[bytes, Addr], None]) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        name: str,
+        max_size: int,
+        handler: Callable[[bytes, Addr], None],
+    ) -> None:
+        self.sock = sock
         self.name = name
         self.max_size = max_size
         self.handler = handler
         self.received = 0
         self.dropped = 0
+        self.repeats = 0
+        self._loop = asyncio.get_running_loop()
+        self._queue: collections.deque[tuple[bytes, Addr]] = collections.deque()
+        self._queued_bytes = 0
+        self._scheduled = False
+        self._closed = False
+        self._digests: set[tuple[str, int]] = set()
+        self._loop.add_reader(sock.fileno(), self._readable)
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        """Check size and count, then dispatch."""
+    def is_closing(self) -> bool:
+        """True once the socket is closed."""
+        return self._closed
+
+    def close(self) -> None:
+        """Stop reading, drop what was not parsed yet and close the socket (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.remove_reader(self.sock.fileno())
+        self._queue.clear()
+        self.sock.close()
+
+    def _readable(self) -> None:
+        for _ in range(limits.UDP_DRAIN_BATCH):
+            try:
+                data, addr = self.sock.recvfrom(self.max_size + 1)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as err:  # an ICMP error queued on the socket (port unreachable)
+                _LOG.debug("%s: %s", self.name, err)
+                continue
+            self._accept(data, (str(addr[0]), int(addr[1])))
+        if self._queue and not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._handle_some)
+
+    def _accept(self, data: bytes, addr: Addr) -> None:
         self.received += 1
-        if len(data) > self.max_size or self.received > limits.MAX_DATAGRAMS_PER_PROBE:
+        if (
+            len(data) > self.max_size
+            or self.received > limits.MAX_DATAGRAMS_PER_PROBE
+            or self._queued_bytes + len(data) > limits.UDP_QUEUE_BYTES
+        ):
             self.dropped += 1
             return
-        try:
-            self.handler(data, (str(addr[0]), int(addr[1])))
-        except Exception:  # noqa: BLE001  (task boundary: one bad datagram must not end the probe)
-            _LOG.debug(
-                "%s: handler failed for a datagram from %s",
-                self.name,
-                addr[0],
-                exc_info=True,
-            )
+        digest = (addr[0], hash(data))
+        if digest in self._digests:
+            self.repeats += 1
+            return
+        self._digests.add(digest)
+        self._queue.append((data, addr))
+        self._queued_bytes += len(data)
 
-    def error_received(self, exc: Exception) -> None:
-        """ICMP errors (port unreachable after unicast probes) are expected."""
-        _LOG.debug("%s: %s", self.name, exc)
+    def _handle_some(self) -> None:
+        self._scheduled = False
+        for _ in range(limits.UDP_HANDLE_BATCH):
+            if self._closed or not self._queue:
+                return
+            data, addr = self._queue.popleft()
+            self._queued_bytes -= len(data)
+            try:
+                self.handler(data, addr)
+            except Exception:  # noqa: BLE001  (task boundary: one bad datagram must not end the probe)
+                _LOG.debug(
+                    "%s: handler failed for a datagram from %s", self.name, addr[0], exc_info=True
+                )
+        if self._queue and not self._closed:
+            self._scheduled = True
+            self._loop.call_soon(self._handle_some)
+
+    def drain(self) -> None:
+        """Read the socket dry and hand every waiting datagram to the handler now."""
+        if self._closed:
+            return
+        self._readable()
+        while self._queue and not self._closed:
+            self._handle_some()
+
+
+def set_receive_buffer(sock: socket.socket, size: int = limits.DISCOVERY_RCVBUF) -> int:
+    """Ask for a ``size``-byte receive buffer; return what the kernel granted.
+
+    As root SO_RCVBUFFORCE passes ``net.core.rmem_max``; otherwise SO_RCVBUF is
+    capped there (Linux reports double the request: its bookkeeping share).
+    """
+    force = getattr(socket, "SO_RCVBUFFORCE", _SO_RCVBUFFORCE if sys.platform == "linux" else None)
+    done = False
+    if force is not None and os.geteuid() == 0:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+            done = True
+        except OSError as err:  # no CAP_NET_ADMIN in this namespace
+            _LOG.debug("SO_RCVBUFFORCE refused (%s); asking with SO_RCVBUF", err)
+    if not done:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    granted = int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    if granted < size:
+        _LOG.debug(
+            "receive buffer %d bytes of %d asked (raise net.core.rmem_max, or run as root)",
+            granted,
+            size,
+        )
+    return granted
 
 
 def udp_socket(
@@ -176,13 +300,15 @@ def udp_socket(
 ) -> socket.socket:
     """Make a non-blocking UDP socket for discovery.
 
-    Multicast TTL is 1 (discovery never leaves the link), our own multicast is
+    The receive buffer holds a burst of answers (``limits.DISCOVERY_RCVBUF``),
+    multicast TTL is 1 (discovery never leaves the link), our own multicast is
     not looped back, broadcast is allowed, and ``groups`` are joined on every
     given interface.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     try:
         sock.setblocking(False)
+        set_receive_buffer(sock)
         if reuse:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             with contextlib.suppress(AttributeError, OSError):
@@ -233,18 +359,14 @@ def send_to(sock: socket.socket, payload: bytes, targets: Iterable[Addr]) -> int
     return sent
 
 
-async def open_collector(
+def open_receiver(
     sock: socket.socket,
     name: str,
     max_size: int,
     handler: Callable[[bytes, Addr], None],
-) -> tuple[asyncio.DatagramTransport, DatagramCollector]:
-    """Attach a :class:`DatagramCollector` to an already configured socket."""
-    loop = asyncio.get_running_loop()
-    transport, protocol = await loop.create_datagram_endpoint(
-        lambda: DatagramCollector(name, max_size, handler), sock=sock
-    )
-    return transport, protocol
+) -> DatagramReceiver:
+    """Start reading an already configured socket with a :class:`DatagramReceiver`."""
+    return DatagramReceiver(sock, name, max_size, handler)
 
 
 async def send_and_listen(
@@ -279,7 +401,7 @@ async def udp_exchange(
     bind_port: int = 0,
     join: Iterable[str] = (),
     window: float | None = None,
-    linger: bool = False,
+    linger: bool = True,
 ) -> None:
     """Send discovery payloads by multicast, directed broadcast and unicast; listen.
 
@@ -288,9 +410,10 @@ async def udp_exchange(
     tools or a second agent can listen too, and joins the groups. When the port
     is taken exclusively we fall back to an ephemeral port (unicast replies only).
     ``window`` overrides ``ctx.timing.window`` (seconds from the first send).
-    With ``linger`` the socket stays open after the window while the scan
-    runs (:meth:`ProbeContext.listen_late`), so late answers still reach
-    ``handler``.
+    With ``linger`` (the default) the socket stays open after the window while
+    the scan runs (:meth:`ProbeContext.listen_late`), so late answers still
+    reach ``handler`` and join their device; directed probes to many routed
+    hosts pass False to keep the number of open sockets bounded.
     """
     packets = list(payloads)
     ifaces = ctx.multicast_interfaces
@@ -303,7 +426,7 @@ async def udp_exchange(
     except OSError as err:
         _LOG.debug("%s: cannot bind UDP %d (%s); using an ephemeral port", name, bind_port, err)
         sock = udp_socket()
-    transport, _ = await open_collector(sock, name, max_size, handler)
+    transport = open_receiver(sock, name, max_size, handler)
     try:
 
         def send() -> None:

@@ -346,7 +346,10 @@ class Scanner:
             async with asyncio.timeout(self.options.timeout):
                 self._start()
                 while self._tasks:
-                    await asyncio.wait(set(self._tasks))
+                    while self._tasks:
+                        await asyncio.wait(set(self._tasks))
+                    # An answer read but not parsed yet may still start follow-ups.
+                    self.ctx.drain_late_listeners()
         except TimeoutError:
             unfinished = len(self._tasks)
             self.errors.append(

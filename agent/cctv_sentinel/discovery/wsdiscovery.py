@@ -99,4 +99,5 @@ async def run_unicast(ctx: ProbeContext, hosts: Iterable[str]) -> None:
         handler=_Receiver(ctx, "unicast"),
         max_size=MAX_WSD_MESSAGE,
         unicast=[(ip, PORT) for ip in hosts],
+        linger=False,
     )
