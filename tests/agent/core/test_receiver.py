@@ -11,6 +11,7 @@ import asyncio
 import socket
 import threading
 import time
+from pathlib import Path
 
 from cctv_sentinel import limits
 from cctv_sentinel.discovery.base import Addr, open_receiver, set_receive_buffer, udp_socket
@@ -41,8 +42,7 @@ def test_a_discovery_socket_asks_for_a_burst_sized_buffer() -> None:
     sock = udp_socket()
     try:
         granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-        with open("/proc/sys/net/core/rmem_max", encoding="ascii") as f:
-            rmem_max = int(f.read())
+        rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text(encoding="ascii"))
         # Linux reports twice what it grants; as root SO_RCVBUFFORCE passes rmem_max.
         assert granted >= min(limits.DISCOVERY_RCVBUF, rmem_max)
         assert set_receive_buffer(sock, 64 * 1024) >= 64 * 1024

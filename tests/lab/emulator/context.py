@@ -27,6 +27,14 @@ class Options:
     port_map: Mapping[int, int] = field(default_factory=dict)
     bind: str = "0.0.0.0"
     hello: bool = False
+    gsoap_envelope: bool = False
+    """Declare every namespace of a gSOAP-built ONVIF server in WS-Discovery answers.
+
+    Firmware built with gSOAP (Hikvision, Dahua and most OEM modules) declares its
+    whole namespace table on every envelope, which makes a ProbeMatch 2.5-4 KiB
+    where our minimal envelope is 1.2-1.5 KiB: the realistic size for receive-path
+    tests.
+    """
 
     def port(self, port: int) -> int:
         """The port actually listened on for a profile port (after --port-map)."""
