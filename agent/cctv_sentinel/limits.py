@@ -110,7 +110,13 @@ PER_HOST_CONNECTIONS: Final = 4
 lock up or rate-limit when a scanner opens many."""
 
 ONVIF_CONCURRENCY: Final = 16
-"""ONVIF clients at once: each builds a zeep client, which costs memory and CPU."""
+"""ONVIF clients at once when credentials are given: each builds a zeep client,
+which costs memory and CPU."""
+
+ONVIF_PLAIN_CONCURRENCY: Final = 64
+"""ONVIF questions at once without credentials: one bounded SOAP request each
+(no zeep), already held to PER_HOST_CONNECTIONS and GLOBAL_CONCURRENCY. With 16,
+150 ONVIF ports of a 142-device LAN queued for a second behind each other."""
 
 MAX_HOSTS_PER_SCAN: Final = 65_536
 """Most addresses swept in one scan: a /16. Larger networks must be named explicitly."""
@@ -193,6 +199,20 @@ RFC 6762 s7.2 has a responder that sees TC wait 400-500 ms for the rest of the
 known answers; a responder that sets TC on an answer sends the rest in further
 packets, and we wait as long for them before reporting what we have.
 """
+
+SIGNED_ONVIF_MIN_TIME: Final = 0.5
+"""Seconds that must be left before the deadline to start a signed (credentialed) ONVIF call.
+
+zeep parses its WSDL files in the event loop when it makes a client (0.1-0.2 s
+on a busy 2-core host, during which no timer fires) and then makes two signed
+requests: one started later would hold the scan past ``--timeout``.
+"""
+
+CANCEL_GRACE: Final = 0.02
+"""Seconds the scan waits for cancelled follow-ups at the deadline, per round."""
+
+CANCEL_ROUNDS: Final = 3
+"""Rounds of cancelling at the deadline: a second cancel interrupts a task's clean-up."""
 
 ARP_SETTLE: Final = 0.3
 """After the ARP poke, when the silent addresses are poked once more.

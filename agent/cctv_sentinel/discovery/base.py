@@ -163,8 +163,10 @@ class DatagramReceiver:
     loop turn: while the sweep keeps the loop busy, a burst of answers waits
     in the kernel's buffer and overflows it. Here the reader callback only
     copies datagrams out of the kernel (up to ``UDP_DRAIN_BATCH`` a wake-up),
-    drops oversize ones, exact repeats (resends, multicast and unicast copies
-    of one answer, floods) and anything past ``MAX_DATAGRAMS_PER_PROBE``; the
+    drops oversize ones, repeats (multicast and unicast copies of one answer,
+    floods; with ``repeat_key``, answers that differ only where the protocol
+    says nothing about the device, like the header of a WS-Discovery answer to
+    a resent Probe) and anything past ``MAX_DATAGRAMS_PER_PROBE``; the
     handler then parses at most ``UDP_HANDLE_BATCH`` per loop turn, so reading
     keeps pace with arrival whatever the parsing costs.
 
@@ -178,8 +180,10 @@ class DatagramReceiver:
         name: str,
         max_size: int,
         handler: Callable[[bytes, Addr], None],
+        repeat_key: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.sock = sock
+        self.repeat_key = repeat_key
         self.name = name
         self.max_size = max_size
         self.handler = handler
@@ -230,7 +234,7 @@ class DatagramReceiver:
         ):
             self.dropped += 1
             return
-        digest = (addr[0], hash(data))
+        digest = (addr[0], hash(data if self.repeat_key is None else self.repeat_key(data)))
         if digest in self._digests:
             self.repeats += 1
             return
@@ -364,9 +368,10 @@ def open_receiver(
     name: str,
     max_size: int,
     handler: Callable[[bytes, Addr], None],
+    repeat_key: Callable[[bytes], bytes] | None = None,
 ) -> DatagramReceiver:
     """Start reading an already configured socket with a :class:`DatagramReceiver`."""
-    return DatagramReceiver(sock, name, max_size, handler)
+    return DatagramReceiver(sock, name, max_size, handler, repeat_key)
 
 
 async def send_and_listen(
@@ -375,14 +380,20 @@ async def send_and_listen(
     """Send a probe (with resends) and listen until the window closes.
 
     ``send`` runs ``timing.retransmits`` times, ``retransmit_gap`` apart; the
-    call returns ``window`` (default ``timing.window``) seconds after the first send.
+    call returns ``window`` (default ``timing.window``) seconds after the first
+    send. ``send`` runs in a worker thread: the kernel delivers a multicast or
+    broadcast datagram to every local receiver inside the sending call (on a
+    bridge of namespaces or a host with many listeners this costs milliseconds
+    per datagram), and the event loop must keep reading answers meanwhile.
     """
     loop = asyncio.get_running_loop()
-    end = loop.time() + (timing.window if window is None else window)
+    end = 0.0
     for attempt in range(max(1, timing.retransmits)):
         if attempt:
             await asyncio.sleep(timing.retransmit_gap)
-        send()
+        await asyncio.to_thread(send)
+        if not attempt:
+            end = loop.time() + (timing.window if window is None else window)
     remaining = end - loop.time()
     if remaining > 0:
         await asyncio.sleep(remaining)
@@ -402,6 +413,7 @@ async def udp_exchange(
     join: Iterable[str] = (),
     window: float | None = None,
     linger: bool = True,
+    repeat_key: Callable[[bytes], bytes] | None = None,
 ) -> None:
     """Send discovery payloads by multicast, directed broadcast and unicast; listen.
 
@@ -413,7 +425,9 @@ async def udp_exchange(
     With ``linger`` (the default) the socket stays open after the window while
     the scan runs (:meth:`ProbeContext.listen_late`), so late answers still
     reach ``handler`` and join their device; directed probes to many routed
-    hosts pass False to keep the number of open sockets bounded.
+    hosts pass False to keep the number of open sockets bounded. ``repeat_key``
+    picks the part of a datagram that tells one answer from another
+    (:class:`DatagramReceiver`).
     """
     packets = list(payloads)
     ifaces = ctx.multicast_interfaces
@@ -426,7 +440,7 @@ async def udp_exchange(
     except OSError as err:
         _LOG.debug("%s: cannot bind UDP %d (%s); using an ephemeral port", name, bind_port, err)
         sock = udp_socket()
-    transport = open_receiver(sock, name, max_size, handler)
+    transport = open_receiver(sock, name, max_size, handler, repeat_key)
     try:
 
         def send() -> None:

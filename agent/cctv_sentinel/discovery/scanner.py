@@ -15,6 +15,7 @@ import contextlib
 import ipaddress
 import logging
 import resource
+import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -182,7 +183,14 @@ class Scanner:
         self._onvif_hosts: set[str] = set()
         self._unicast_sent: set[str] = set()
         self._sweep_state = sweep.SweepState()
-        self._onvif_slots = asyncio.Semaphore(limits.ONVIF_CONCURRENCY)
+        self._deadline = float("inf")
+        self._zeep_ready: asyncio.Event | None = None
+        self._skipped_signed = 0
+        self._onvif_slots = asyncio.Semaphore(
+            limits.ONVIF_PLAIN_CONCURRENCY
+            if options.credentials.empty
+            else limits.ONVIF_CONCURRENCY
+        )
         self.ctx = ProbeContext(
             networks=self.networks,
             interfaces=tuple(i for i in self.interfaces if i.usable),
@@ -286,10 +294,71 @@ class Scanner:
             if ip in self._onvif_hosts:
                 return  # another port of this host already answered
             mac = self._sweep_state.macs.get(ip)
+            if self.options.credentials.for_host(ip, mac) is not None and not (
+                await self._signed_onvif_may_start(ip)
+            ):
+                return
             if await onvif.probe(self.ctx, ip, xaddr, port, mac, self._onvif_slots):
                 self._onvif_hosts.add(ip)
 
         self._spawn(run(), f"onvif {ip}")
+
+    async def _signed_onvif_may_start(self, ip: str) -> bool:
+        """Wait for zeep to be imported; False when too little time is left to use it.
+
+        Signed ONVIF calls go through zeep, which parses its WSDL files in the
+        event loop when a client is made (a tenth of a second or more, during
+        which no timer fires): one started just before the deadline would hold
+        the scan past it. So such a call starts only with
+        ``limits.SIGNED_ONVIF_MIN_TIME`` left, and only once the import (in a
+        daemon thread, which never delays the exit) is done.
+        """
+        if self._zeep_ready is not None:
+            await self._zeep_ready.wait()
+        if self._remaining() >= limits.SIGNED_ONVIF_MIN_TIME:
+            return True
+        self._skipped_signed += 1
+        _LOG.debug("onvif %s: too close to the deadline for a signed call", ip)
+        return False
+
+    def _remaining(self) -> float:
+        return self._deadline - asyncio.get_running_loop().time()
+
+    def _prewarm_zeep(self) -> None:
+        """Import the signed-ONVIF stack (zeep, httpx) in a daemon thread; set an event then."""
+        loop = asyncio.get_running_loop()
+        ready = self._zeep_ready = asyncio.Event()
+
+        def load() -> None:
+            try:
+                from cctv_sentinel.discovery import onvif_zeep  # noqa: PLC0415  (lazy: httpx, zeep)
+
+                onvif_zeep.import_onvif()
+            except Exception:  # noqa: BLE001  (the signed call reports its own failure)
+                _LOG.debug("importing the signed ONVIF client failed", exc_info=True)
+            with contextlib.suppress(RuntimeError):  # the loop closed first
+                loop.call_soon_threadsafe(ready.set)
+
+        threading.Thread(target=load, name="onvif-import", daemon=True).start()
+
+    async def _cancel_unfinished(self) -> None:
+        """Cancel what is still running; wait a bounded time for it to stop.
+
+        A task may await clean-up in its ``finally`` (closing a connection); a
+        second cancel interrupts that. What still runs after
+        ``limits.CANCEL_ROUNDS`` rounds of ``limits.CANCEL_GRACE`` is left to
+        the event loop's shutdown and reported.
+        """
+        for _ in range(limits.CANCEL_ROUNDS):
+            pending = list(self._tasks)
+            if not pending:
+                return
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=limits.CANCEL_GRACE)
+        if self._tasks:
+            names = sorted(t.get_name() for t in self._tasks)
+            _LOG.debug("still stopping after the deadline: %s", ", ".join(names[:8]))
 
     def _on_alive(self, ip: str, _mac: str | None) -> None:
         """React to a host the sweep proved alive (MAC known on-link, None when routed)."""
@@ -337,13 +406,13 @@ class Scanner:
     async def run(self) -> ScanRun:
         """Scan until nothing is left to do or the deadline passes."""
         started = time.time()
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + self.options.timeout
         _raise_fd_limit()
         if self.enabled(ProbeName.ONVIF) and not self.options.credentials.empty:
-            from cctv_sentinel.discovery import onvif_zeep  # noqa: PLC0415  (lazy: httpx, zeep)
-
-            onvif_zeep.prewarm()  # zeep is needed only to sign requests with credentials
+            self._prewarm_zeep()  # zeep is needed only to sign requests with credentials
         try:
-            async with asyncio.timeout(self.options.timeout):
+            async with asyncio.timeout_at(self._deadline):
                 self._start()
                 while self._tasks:
                     while self._tasks:
@@ -358,10 +427,12 @@ class Scanner:
             )
         finally:
             self.ctx.close_late_listeners()
-            for task in list(self._tasks):
-                task.cancel()
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._cancel_unfinished()
+        if self._skipped_signed:
+            self.errors.append(
+                f"{self._skipped_signed} signed ONVIF request(s) not started: too close to "
+                f"the deadline (a longer --timeout lets credentials be used)"
+            )
         return ScanRun(
             started=started,
             finished=time.time(),

@@ -120,8 +120,10 @@ async def sweep_on_link(
         return
     wanted = set(addresses)
     loop = asyncio.get_running_loop()
+    # In a thread: each poke makes the kernel send an ARP broadcast inside the
+    # sending call, which costs ~1 ms a datagram on a bridge of many hosts.
+    await asyncio.to_thread(_poke, addresses)
     start = loop.time()
-    _poke(addresses)
     # Hosts on a wired LAN answer ARP within milliseconds: read the table often
     # and hand each new host on at once. Keep reading until ``arp_settle`` for
     # slow ones, then poke the silent addresses once more (one kernel ARP
@@ -140,7 +142,7 @@ async def sweep_on_link(
             return
         if elapsed >= ctx.timing.arp_settle and not repoked:
             repoked = True
-            _poke([ip for ip in addresses if ip not in state.alive])
+            await asyncio.to_thread(_poke, [ip for ip in addresses if ip not in state.alive])
         await asyncio.sleep(ARP_POLL)
 
 

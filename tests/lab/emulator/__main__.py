@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="declare a gSOAP server's whole namespace table in WS-Discovery answers (2.5-4 KiB)",
     )
+    parser.add_argument(
+        "--stall-signed",
+        type=parse_delay,
+        default=0.0,
+        metavar="SECONDS",
+        help="hold each signed (WS-Security) ONVIF request this long before answering",
+    )
     return parser
 
 
@@ -99,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bind=args.bind,
         hello=args.hello,
         gsoap_envelope=args.gsoap_envelope,
+        stall_signed=args.stall_signed,
     )
     emulator = Emulator(profile, options)
     try:

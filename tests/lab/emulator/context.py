@@ -28,6 +28,9 @@ class Options:
     bind: str = "0.0.0.0"
     hello: bool = False
     gsoap_envelope: bool = False
+    stall_signed: float = 0.0
+    """Seconds to hold every signed (WS-Security) ONVIF request before answering: a
+    device that stalls the follow-ups made with credentials (deadline tests)."""
     """Declare every namespace of a gSOAP-built ONVIF server in WS-Discovery answers.
 
     Firmware built with gSOAP (Hikvision, Dahua and most OEM modules) declares its
