@@ -58,13 +58,26 @@ def lan_profiles(count: int, base: Sequence[Profile] | None = None) -> list[Prof
     return chosen
 
 
-def sent_by_devices(lan: netlab.LanHandle) -> dict[str, set[str]]:
-    """Per discovery protocol, the devices whose emulator logged an answer sent to the scanner."""
+def log_offsets(lan: netlab.LanHandle) -> dict[str, int]:
+    """How far each emulator's log has grown (pass to :func:`sent_by_devices` as ``since``)."""
+    return {pid: emu.stderr_path.stat().st_size for pid, emu in lan.emulators.items()}
+
+
+def sent_by_devices(
+    lan: netlab.LanHandle, since: dict[str, int] | None = None
+) -> dict[str, set[str]]:
+    """Per discovery protocol, the devices whose emulator logged an answer sent to the scanner.
+
+    With ``since`` (from :func:`log_offsets`), only what was logged after it counts.
+    """
     scanner = lan.scanner.ip
     sent: dict[str, set[str]] = {proto: set() for proto in DISCOVERY}
     for profile_id, emulator in lan.emulators.items():
         ip = lan.profiles[profile_id].ip
-        for _id, proto, peer in _SENT.findall(emulator.stderr()):
+        with emulator.stderr_path.open("rb") as log:
+            log.seek((since or {}).get(profile_id, 0))
+            text = log.read().decode("utf-8", "replace")
+        for _id, proto, peer in _SENT.findall(text):
             # Answers to the scanner, unicast or to a group it listens on.
             if peer.split(":", 1)[0] == scanner or not peer.startswith("198.18."):
                 sent[proto].add(ip)

@@ -40,6 +40,9 @@ ARP_POLL = 0.02
 POKE_PORT = 9
 """The discard port: our poke datagrams carry nothing and mean nothing."""
 
+POKE_BATCH = 16
+"""Pokes sent per event-loop turn."""
+
 _ALIVE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET})
 
 
@@ -91,10 +94,20 @@ async def scan_ports(ctx: ProbeContext, ip: str, ports: Iterable[int]) -> list[i
     return sorted(open_ports)
 
 
-def _poke(addresses: Iterable[str]) -> None:
+async def _poke(addresses: Iterable[str]) -> None:
+    """Send the empty datagrams, ``POKE_BATCH`` per event-loop turn.
+
+    Each one to an unresolved address makes the kernel broadcast an ARP request
+    inside the call; on a bridge of many hosts that costs about a millisecond.
+    In batches, answers that arrive meanwhile are still read between them. (Not
+    in a worker thread: every send would have to win the interpreter back from
+    the busy event loop, which spread a /24's pokes over a second.)
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
-        for ip in addresses:
+        for n, ip in enumerate(addresses):
+            if n and not n % POKE_BATCH:
+                await asyncio.sleep(0)
             with contextlib.suppress(OSError):  # EAGAIN on a full buffer: ARP still queued
                 sock.sendto(b"", (ip, POKE_PORT))
 
@@ -120,9 +133,7 @@ async def sweep_on_link(
         return
     wanted = set(addresses)
     loop = asyncio.get_running_loop()
-    # In a thread: each poke makes the kernel send an ARP broadcast inside the
-    # sending call, which costs ~1 ms a datagram on a bridge of many hosts.
-    await asyncio.to_thread(_poke, addresses)
+    await _poke(addresses)
     start = loop.time()
     # Hosts on a wired LAN answer ARP within milliseconds: read the table often
     # and hand each new host on at once. Keep reading until ``arp_settle`` for
@@ -142,7 +153,7 @@ async def sweep_on_link(
             return
         if elapsed >= ctx.timing.arp_settle and not repoked:
             repoked = True
-            await asyncio.to_thread(_poke, [ip for ip in addresses if ip not in state.alive])
+            await _poke([ip for ip in addresses if ip not in state.alive])
         await asyncio.sleep(ARP_POLL)
 
 
