@@ -105,6 +105,16 @@ GLOBAL_CONCURRENCY: Final = 512
 common 1024 file-descriptor soft limit, with room for UDP sockets and files.
 """
 
+CONNECTS_PER_TURN: Final = 32
+"""New sweep connections started per event-loop turn (``discovery.base.Pacer``).
+
+Measured at 142 emulated devices: the port scans of every host found in one
+neighbour-table read started ~1,300 connects in one turn, and ``connect()``
+took 0.43 ms each in the kernel (the handshake of both ends runs inside the
+call on a bridge of namespaces): the loop stood still for 0.6-1.2 s. 32 a turn
+keeps each turn to about 15 ms of it.
+"""
+
 PER_HOST_CONNECTIONS: Final = 4
 """Connections at once to one host: small cameras serve few clients and
 lock up or rate-limit when a scanner opens many."""

@@ -59,6 +59,8 @@ class ProbeContext:
     connections: asyncio.Semaphore = field(
         default_factory=lambda: asyncio.Semaphore(limits.GLOBAL_CONCURRENCY)
     )
+    connect_pace: Pacer = field(default_factory=lambda: Pacer(limits.CONNECTS_PER_TURN))
+    """New TCP connections of the sweep per event-loop turn."""
     spawn: Callable[[Coroutine[Any, Any, Any], str], None] | None = None
     """Runs work as part of the scan (the scan waits for it); None outside a Scanner."""
     keep_listening: bool = False
@@ -130,12 +132,59 @@ class ProbeContext:
 
     @contextlib.asynccontextmanager
     async def host_slot(self, ip: str) -> AsyncIterator[None]:
-        """Hold one of the limited connection slots for ``ip`` (and a global one)."""
+        """Hold one of the limited connection slots for ``ip`` (and a global one).
+
+        Follow-up connections are paced like the sweep's (``connect_pace``).
+        """
         slot = self._host_slots.get(ip)
         if slot is None:
             slot = self._host_slots[ip] = asyncio.Semaphore(limits.PER_HOST_CONNECTIONS)
         async with slot, self.connections:
+            await self.connect_pace.turn()
             yield
+
+
+class Pacer:
+    """Lets at most ``per_turn`` callers through per event-loop turn, first come first served.
+
+    Each TCP connect on a LAN makes the kernel do the whole handshake's work inside
+    the call (on a bridge of namespaces, for both ends): hundreds started in one
+    turn hold the loop for a large part of a second, while answers wait unread and
+    timers late. Paced, other callbacks run between the batches.
+    """
+
+    def __init__(self, per_turn: int) -> None:
+        self.per_turn = per_turn
+        self._left = per_turn
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._tick_armed = False
+
+    async def turn(self) -> None:
+        """Return when this caller may start its work (at once, or in a later turn)."""
+        if self._left > 0 and not self._waiters:
+            self._left -= 1
+            self._arm()
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._arm()
+        await waiter
+
+    def _arm(self) -> None:
+        if not self._tick_armed:
+            self._tick_armed = True
+            asyncio.get_running_loop().call_soon(self._tick)
+
+    def _tick(self) -> None:
+        self._tick_armed = False
+        self._left = self.per_turn
+        while self._left > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # a cancelled caller gives its place up
+                waiter.set_result(None)
+                self._left -= 1
+        if self._waiters:
+            self._arm()
 
 
 def now() -> float:

@@ -59,6 +59,7 @@ async def _connect(ctx: ProbeContext, ip: str, port: int) -> tuple[bool, bool, b
     """Return (open, alive, banner) for one TCP port."""
     writer: asyncio.StreamWriter | None = None
     async with ctx.connections:
+        await ctx.connect_pace.turn()
         try:
             async with asyncio.timeout(ctx.timing.connect_timeout):
                 reader, writer = await asyncio.open_connection(ip, port)
@@ -94,22 +95,25 @@ async def scan_ports(ctx: ProbeContext, ip: str, ports: Iterable[int]) -> list[i
     return sorted(open_ports)
 
 
-async def _poke(addresses: Iterable[str]) -> None:
-    """Send the empty datagrams, ``POKE_BATCH`` per event-loop turn.
+async def _poke(addresses: Iterable[str], between: Callable[[], None]) -> None:
+    """Send the empty datagrams, ``POKE_BATCH`` per event-loop turn, calling ``between`` after each.
 
     Each one to an unresolved address makes the kernel broadcast an ARP request
     inside the call; on a bridge of many hosts that costs about a millisecond.
-    In batches, answers that arrive meanwhile are still read between them. (Not
-    in a worker thread: every send would have to win the interpreter back from
-    the busy event loop, which spread a /24's pokes over a second.)
+    In batches, answers that arrive meanwhile are still read between them, and
+    ``between`` hands on the hosts that have answered so far. (Not in a worker
+    thread: every send would have to win the interpreter back from the busy
+    event loop, which spread a /24's pokes over a second.)
     """
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         for n, ip in enumerate(addresses):
             if n and not n % POKE_BATCH:
+                between()
                 await asyncio.sleep(0)
             with contextlib.suppress(OSError):  # EAGAIN on a full buffer: ARP still queued
                 sock.sendto(b"", (ip, POKE_PORT))
+    between()
 
 
 def _hosts(nets: Iterable[ipaddress.IPv4Network], own: set[str]) -> list[str]:
@@ -133,14 +137,8 @@ async def sweep_on_link(
         return
     wanted = set(addresses)
     loop = asyncio.get_running_loop()
-    await _poke(addresses)
-    start = loop.time()
-    # Hosts on a wired LAN answer ARP within milliseconds: read the table often
-    # and hand each new host on at once. Keep reading until ``arp_settle`` for
-    # slow ones, then poke the silent addresses once more (one kernel ARP
-    # retransmission, for lossy links) and read until ``arp_repoke``.
-    repoked = False
-    while True:
+
+    def report() -> None:
         table = netinfo.neighbours()  # a small /proc read, cheaper than a thread hop
         for ip, mac in table.items():
             if ip in wanted and ip not in state.alive:
@@ -148,12 +146,23 @@ async def sweep_on_link(
                 state.macs[ip] = mac
                 ctx.emit(Observation(probe=ProbeName.ARP, ip=ip, mac=mac, at=now()))
                 on_alive(ip, mac)
+
+    # Hosts on a wired LAN answer ARP within milliseconds: read the table while
+    # poking and often after, and hand each new host on at once. Keep reading
+    # until ``arp_settle`` for slow ones, then poke the silent addresses once
+    # more (one kernel ARP retransmission, for lossy links) and read until
+    # ``arp_repoke``.
+    await _poke(addresses, report)
+    start = loop.time()
+    repoked = False
+    while True:
+        report()
         elapsed = loop.time() - start
         if elapsed >= ctx.timing.arp_repoke:
             return
         if elapsed >= ctx.timing.arp_settle and not repoked:
             repoked = True
-            await _poke([ip for ip in addresses if ip not in state.alive])
+            await _poke([ip for ip in addresses if ip not in state.alive], report)
         await asyncio.sleep(ARP_POLL)
 
 
