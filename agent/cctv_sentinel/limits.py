@@ -115,6 +115,9 @@ call on a bridge of namespaces): the loop stood still for 0.6-1.2 s. 32 a turn
 keeps each turn to about 15 ms of it.
 """
 
+ROUTED_SWEEP_WORKERS: Final = GLOBAL_CONCURRENCY
+"""Addresses of routed networks probed at once (one connect each, from a shared list)."""
+
 PER_HOST_CONNECTIONS: Final = 4
 """Connections at once to one host: small cameras serve few clients and
 lock up or rate-limit when a scanner opens many."""

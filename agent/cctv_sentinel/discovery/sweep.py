@@ -18,6 +18,7 @@ import logging
 import socket
 from collections.abc import Callable, Iterable
 
+from cctv_sentinel import limits
 from cctv_sentinel.discovery import netinfo
 from cctv_sentinel.discovery.base import ProbeContext, now
 from cctv_sentinel.model import Observation, ProbeName
@@ -178,12 +179,18 @@ async def sweep_routed(
     if not addresses or not ctx.ports:
         return
     first = ctx.ports[0]
+    pending = iter(addresses)
 
-    async def check(ip: str) -> None:
-        is_open, alive, _banner = await _connect(ctx, ip, first)
-        if not (is_open or alive) or ip in state.alive:
-            return
-        state.alive.add(ip)
-        on_alive(ip, None)
+    async def worker() -> None:
+        # Workers share one iterator: a /16 is 65,534 addresses, and a
+        # coroutine for each at once would cost tens of megabytes.
+        for ip in pending:
+            is_open, alive, _banner = await _connect(ctx, ip, first)
+            if not (is_open or alive) or ip in state.alive:
+                continue
+            state.alive.add(ip)
+            on_alive(ip, None)
 
-    await asyncio.gather(*(check(ip) for ip in addresses))
+    await asyncio.gather(
+        *(worker() for _ in range(min(limits.ROUTED_SWEEP_WORKERS, len(addresses))))
+    )
