@@ -161,12 +161,13 @@ LAYERS: dict[str, frozenset[str]] = {
     "inventory": frozenset({"_util"}),
     "mqtt": frozenset({"_util", "protocols", "inventory"}),
     "isolation": frozenset({"_util", "protocols", "discovery"}),  # rails read the neighbour table
-    "report": frozenset({"_util", "protocols", "identify"}),
+    "estate": frozenset({"_util", "protocols", "inventory", "mqtt"}),
+    "report": frozenset({"_util", "protocols", "identify", "estate"}),
     "service": frozenset(
         {"_util", "protocols", "discovery", "identify", "inventory", "mqtt", "isolation", "report"}
     ),
     "cli": frozenset({"_util", "protocols", "discovery", "identify", "inventory", "mqtt"})
-    | frozenset({"isolation", "report", "service"}),
+    | frozenset({"isolation", "estate", "report", "service"}),
 }
 """Who may depend on whom: lower layers never reach up (docs/architecture.md)."""
 

@@ -457,6 +457,35 @@ class Broker:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+ESTATE_QUEUE: tuple[str, ...] = ("max_queued_messages 100000",)
+"""Per-client queue for estate brokers (docs/estate.md): a client subscribing to ``<base>/#``
+on a central broker is handed every retained message at once, and Mosquitto's default of
+1,000 queued messages per client drops the rest."""
+
+
+def bridge_config(
+    name: str, remote: Broker, topics: Sequence[str] = ("cctv_sentinel/#",)
+) -> list[str]:
+    """Config lines that bridge ``topics`` out of a site broker to ``remote`` (docs/estate.md).
+
+    The same settings docs/estate.md recommends: QoS 1 out, a persistent session
+    (``cleansession false``) so the site broker queues while the central broker is
+    away, and a quick restart so a test does not wait for mosquitto's default 30 s.
+    """
+    return [
+        f"connection {name}",
+        f"address {remote.host}:{remote.port}",
+        *(f"topic {topic} out 1" for topic in topics),
+        "cleansession false",
+        f"remote_clientid {name}",
+        "try_private true",
+        "notifications false",
+        "keepalive_interval 5",
+        "restart_timeout 1 2",
+        *ESTATE_QUEUE,
+    ]
+
+
 # --- clients ------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cctv_sentinel.cli.errors import EXIT_OK, EXIT_RESTRICTED, EXIT_USAGE, say
+from cctv_sentinel.cli.estate import add_estate_options, cmd_estate_report
 from cctv_sentinel.cli.judging import policy_from_args, render
 from cctv_sentinel.cli.options import (
     add_output_option,
@@ -73,7 +74,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """The auditor's report, from saved inputs (--from) or a live scan."""
+    """The auditor's report, from saved inputs (--from), a live scan or a broker (--from-broker)."""
+    if args.from_broker:
+        return cmd_estate_report(args)
     errors: list[str] = []
     if args.inputs:
         catalogue = load_catalogue()
@@ -160,6 +163,7 @@ def register(sub: Any) -> None:
     add_output_option(report)
     add_scan_options(report)
     add_policy_options(report)
+    add_estate_options(report)
     report.set_defaults(func=cmd_report)
 
     explain = sub.add_parser("explain", help="the evidence chain for one device (IP or MAC)")

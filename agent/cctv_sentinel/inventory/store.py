@@ -17,13 +17,14 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
 from cctv_sentinel.errors import HostEnvironmentError
 from cctv_sentinel.inventory.ids import camera_id_from, serial_key
+from cctv_sentinel.inventory.progress import DayCounts, record_day, recorded_days
 from cctv_sentinel.inventory.records import (
     FACT_FIELDS,
     STICKY_FIELDS,
@@ -183,6 +184,16 @@ class Inventory:
         if self._db is None:
             raise HostEnvironmentError(f"the inventory {self.path} is not open")
         return self._db
+
+    # --- daily progress (inventory/progress.py) -------------------------------
+
+    def record_day(self, date: str, isolated: Collection[str]) -> DayCounts:
+        """Count today's cameras into the daily progress; return the row."""
+        return record_day(self.db, date, list(self._by_id.values()), isolated)
+
+    def days(self, limit: int) -> list[DayCounts]:
+        """The newest ``limit`` days of progress, oldest first."""
+        return recorded_days(self.db, limit)
 
     # --- reading ---------------------------------------------------------------
 
@@ -603,6 +614,16 @@ class AsyncInventory:
     async def record_scan(self, scan: ScanRecord) -> None:
         """See :meth:`Inventory.record_scan`."""
         await self._call(self.inventory.record_scan, scan)
+
+    async def record_day(self, date: str, isolated: Collection[str]) -> DayCounts:
+        """See :meth:`Inventory.record_day`."""
+        result: DayCounts = await self._call(self.inventory.record_day, date, isolated)
+        return result
+
+    async def days(self, limit: int) -> list[DayCounts]:
+        """See :meth:`Inventory.days`."""
+        result: list[DayCounts] = await self._call(self.inventory.days, limit)
+        return result
 
     async def last_scan(self) -> ScanRecord | None:
         """See :meth:`Inventory.last_scan`."""

@@ -29,6 +29,7 @@ from cctv_sentinel.discovery.scanner import ALL_PROBES
 from cctv_sentinel.discovery.sweep import DEFAULT_PORTS
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.identify.policy import policy_from_mapping
+from cctv_sentinel.mqtt.client import MqttSettings, Will
 from cctv_sentinel.mqtt.contract import (
     AGENT_ID_RE,
     DEFAULT_BASE_TOPIC,
@@ -107,6 +108,26 @@ class MqttConfig:
         user = f"{self.username}@" if self.username else ""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{user}{host}:{self.port}"
+
+    def settings(self, client_id: str, will: Will | None = None) -> MqttSettings:
+        """The client settings for this broker (``client_id`` unless the config names one)."""
+        return MqttSettings(
+            host=self.host,
+            port=self.port,
+            client_id=self.client_id or client_id,
+            protocol=self.protocol,
+            keepalive=self.keepalive,
+            username=self.username,
+            password=self.password,
+            tls=self.tls is not None,
+            ca=self.tls.ca if self.tls else None,
+            certfile=self.tls.certfile if self.tls else None,
+            keyfile=self.tls.keyfile if self.tls else None,
+            insecure=self.tls.insecure if self.tls else False,
+            will=will,
+            reconnect_min=self.reconnect_min,
+            reconnect_max=self.reconnect_max,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import ipaddress
 import logging
 import os
@@ -38,7 +39,7 @@ from cctv_sentinel.inventory.records import CameraRecord, Change, ScanRecord, fa
 from cctv_sentinel.inventory.store import AsyncInventory, Inventory
 from cctv_sentinel.model import Camera, Observation
 from cctv_sentinel.mqtt import contract
-from cctv_sentinel.mqtt.client import MqttClient, MqttSettings, Will
+from cctv_sentinel.mqtt.client import MqttClient, Will
 from cctv_sentinel.mqtt.contract import RegimeRef, ScanStatus, Topics
 from cctv_sentinel.mqtt.homeassistant import Discovery
 from cctv_sentinel.mqtt.publisher import Publisher
@@ -188,24 +189,9 @@ class Service:
                 retention=config.inventory.retention,
             )
         )
-        m = config.mqtt
         self.client = MqttClient(
-            MqttSettings(
-                host=m.host,
-                port=m.port,
-                client_id=m.client_id or f"cctv-sentinel-{config.agent.id}",
-                protocol=m.protocol,
-                keepalive=m.keepalive,
-                username=m.username,
-                password=m.password,
-                tls=m.tls is not None,
-                ca=m.tls.ca if m.tls else None,
-                certfile=m.tls.certfile if m.tls else None,
-                keyfile=m.tls.keyfile if m.tls else None,
-                insecure=m.tls.insecure if m.tls else False,
-                will=Will(self.topics.status, contract.OFFLINE),
-                reconnect_min=m.reconnect_min,
-                reconnect_max=m.reconnect_max,
+            config.mqtt.settings(
+                f"cctv-sentinel-{config.agent.id}", Will(self.topics.status, contract.OFFLINE)
             ),
             on_message=self._on_message,
             on_connect=self._on_connect,
@@ -529,6 +515,22 @@ class Service:
             )
         if restricted and self.port is not None:
             await self.port.auto_isolate(restricted)
+        await self._publish_history()
+
+    async def _publish_history(self) -> None:
+        """Count today into the daily progress and retain the history (after each full scan)."""
+        records = self.inventory.records()
+        port = self.port
+        isolated = {
+            r.camera_id
+            for r in records
+            if port is not None and port.state(r)["state"] == "isolated"
+        }
+        today = dt.datetime.fromtimestamp(self.clock(), dt.UTC).date().isoformat()
+        await self.inventory.record_day(today, isolated)
+        days = await self.inventory.days(contract.MAX_HISTORY_DAYS)
+        payload = contract.history_payload(self.topics.agent_id, days)
+        self.publisher.retain(self.topics.history, contract.encode(payload))
 
     async def _schedule(self) -> None:
         """Full scans forever: at start, then every interval (with jitter) or on request."""
@@ -779,7 +781,7 @@ class Service:
         sender = self._spawn(self.publisher.run(), "publisher")
         try:
             await self.client.wait_connected(timeout)
-            topics = [self.topics.discovery, self.topics.info]
+            topics = [self.topics.discovery, self.topics.info, self.topics.history]
             for record in self.inventory.records():
                 topics.append(self.topics.camera(record.camera_id))
                 topics.extend(self._ha.config_topics(record.camera_id))

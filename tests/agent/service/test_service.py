@@ -125,6 +125,8 @@ async def test_a_subscriber_sees_exactly_the_documented_contract(broker, tmp_pat
             check("info", body)
         elif message.topic == TOPICS.event:
             check("event", body)
+        elif message.topic == TOPICS.history:
+            check("history", body)
         else:
             camera_id = TOPICS.camera_id_of(message.topic)
             assert camera_id is not None, message.topic
@@ -145,6 +147,11 @@ async def test_a_subscriber_sees_exactly_the_documented_contract(broker, tmp_pat
     assert kinds[0] == "scan_started"
     finished = events(sub, "scan_finished")[0]["details"]
     assert (finished["cameras"], finished["restricted"]) == (3, 2)
+    # After the scan, the day's progress (docs/mqtt.md, History).
+    history = json.loads(sub.state()[TOPICS.history])
+    today = history["days"][-1]
+    assert len(history["days"]) == 1
+    assert (today["cameras"], today["restricted_in_place"], today["restricted_gone"]) == (3, 2, 0)
     # On connect: online first, then the announcement (docs/mqtt.md, Topics).
     order = [m.topic for m in sub.messages()]
     assert order.index(TOPICS.status) < order.index(TOPICS.discovery)
@@ -399,7 +406,8 @@ async def test_retire_clears_every_retained_topic(broker, tmp_path):
             await until(sub, lambda s: len(state_cameras(s)) == 2)
     service = await asyncio.to_thread(Service, config, scan=network, interfaces=list, passive=False)
     cleared = await service.retire()
-    assert cleared == 2 + 2 * 3  # announcement, info, 2 cameras (+ their possible HA configs)
+    # announcement, info, history, 2 cameras (+ their possible HA configs)
+    assert cleared == 3 + 2 * 3
     with Subscriber(broker, topics=["#"]) as late:
         await asyncio.sleep(0.5)
         assert late.retained() == {}

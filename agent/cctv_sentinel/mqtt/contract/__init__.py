@@ -3,6 +3,7 @@
 - :mod:`.common`: schema version, limits and string rules every message shares;
 - :mod:`.topics`: the topics of one agent;
 - :mod:`.outbound`: what the agent publishes (payload types and builders);
+- :mod:`.history`: the retained daily progress (what the estate report draws);
 - :mod:`.inbound`: what it accepts (commands).
 
 Pure: no sockets, no paho, no clock. Import from here: ``from cctv_sentinel.mqtt import contract``.
@@ -34,6 +35,13 @@ from cctv_sentinel.mqtt.contract.common import (
     mask_serial,
     safe_agent_id,
     valid_base_topic,
+)
+from cctv_sentinel.mqtt.contract.history import (
+    MAX_HISTORY_DAYS,
+    DayPayload,
+    HistoryPayload,
+    history_payload,
+    parse_history,
 )
 from cctv_sentinel.mqtt.contract.inbound import (
     Command,
@@ -78,6 +86,7 @@ __all__ = [
     "MAX_BASE_TOPIC",
     "MAX_COMMAND_BYTES",
     "MAX_EVIDENCE_VALUE",
+    "MAX_HISTORY_DAYS",
     "MAX_MESSAGE",
     "MODES",
     "NOT_ISOLATED",
@@ -93,10 +102,12 @@ __all__ = [
     "CommandName",
     "CommandResult",
     "Counts",
+    "DayPayload",
     "Event",
     "EventCamera",
     "EventType",
     "EvidenceItem",
+    "HistoryPayload",
     "Info",
     "IsolationInfo",
     "RegimeRef",
@@ -114,10 +125,12 @@ __all__ = [
     "encode",
     "event",
     "event_camera",
+    "history_payload",
     "info",
     "label",
     "mask_serial",
     "parse_command",
+    "parse_history",
     "safe_agent_id",
     "valid_base_topic",
 ]

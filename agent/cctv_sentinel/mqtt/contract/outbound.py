@@ -38,6 +38,7 @@ class AnnouncementTopics(TypedDict):
     event: str
     command: str
     command_result: str
+    history: str
 
 
 class Announcement(TypedDict):
@@ -215,6 +216,7 @@ def announcement(topics: Topics, *, name: str, version: str) -> Announcement:
             "event": topics.event,
             "command": topics.command,
             "command_result": topics.command_result,
+            "history": topics.history,
         },
     }
 

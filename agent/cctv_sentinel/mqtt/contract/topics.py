@@ -35,6 +35,11 @@ class Topics:
         return f"{self.root}/info"
 
     @property
+    def history(self) -> str:
+        """The retained daily progress (mqtt/contract/history.py)."""
+        return f"{self.root}/history"
+
+    @property
     def camera_filter(self) -> str:
         """Subscription filter for every camera of this agent."""
         return f"{self.root}/camera/+"

@@ -1,0 +1,1 @@
+"""The estate: many agents' retained state read from one broker, merged into one picture."""
