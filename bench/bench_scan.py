@@ -154,7 +154,7 @@ def summarise(runs: list[Run], truth: set[str]) -> dict[str, Any]:
         "non_cameras_reported": max(len(r.found - truth) for r in runs),
         "peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
     }
-    if runs[0].tool == "agent":
+    if runs[0].sent:  # the agent on a LAN whose answers were compared
         summary["heard"] = {p: sum(r.heard[p] for r in runs) for p in scale.DISCOVERY}
         summary["sent"] = {p: sum(r.sent[p] for r in runs) for p in scale.DISCOVERY}
         summary["missed"] = {p: sum(r.missed[p] for r in runs) for p in scale.DISCOVERY}

@@ -106,13 +106,15 @@ common 1024 file-descriptor soft limit, with room for UDP sockets and files.
 """
 
 CONNECTS_PER_TURN: Final = 32
-"""New sweep connections started per event-loop turn (``discovery.base.Pacer``).
+"""New TCP connections (sweep and follow-ups) started per loop turn (``discovery.base.Pacer``).
 
-Measured at 142 emulated devices: the port scans of every host found in one
+Measured at 142 emulated devices: the port scans of the hosts found in one
 neighbour-table read started ~1,300 connects in one turn, and ``connect()``
-took 0.43 ms each in the kernel (the handshake of both ends runs inside the
-call on a bridge of namespaces): the loop stood still for 0.6-1.2 s. 32 a turn
-keeps each turn to about 15 ms of it.
+took 0.43 ms each in the kernel (on a bridge of namespaces the handshake of
+both ends runs inside the call), so one turn held the loop for 0.6-1.2 s
+while answers waited unread and timers fired late. 32 a turn bounds a turn's
+connect work to about 15 ms there. It bounds stalls; it does not make a scan
+faster (docs/benchmarks.md: no measurable difference in wall time).
 """
 
 ROUTED_SWEEP_WORKERS: Final = GLOBAL_CONCURRENCY
