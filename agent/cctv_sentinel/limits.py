@@ -34,6 +34,31 @@ MAX_MDNS_MESSAGE: Final = 9_000
 MAX_DATAGRAMS_PER_PROBE: Final = 4_096
 """A flood of replies is cut off: more than any real /16 of cameras would send."""
 
+DISCOVERY_RCVBUF: Final = 8 * 1024 * 1024
+"""Receive buffer asked for on every discovery socket (SO_RCVBUF; SO_RCVBUFFORCE as root).
+
+Sized for the worst burst of a /24: 254 devices answering two WS-Discovery
+Probe types, each sent twice, is about 1,000 ProbeMatches of 2-4 KiB. The
+kernel charges a datagram's buffers (``truesize``), not its payload: a 4 KiB
+answer arrives as three 1,500-byte fragments and costs about 7 KiB, so the
+whole burst is about 7 MiB if the event loop read nothing while it arrived.
+Linux's default (``net.core.rmem_default``, 208 KiB) holds about 30 such
+answers: a busy loop during the sweep overflowed it (issue 9: ``UdpRcvbufErrors``
+rose by 107 in one scan of 71 devices). Without root the kernel caps the
+request at ``net.core.rmem_max``, so the scan also drains each socket dry at
+every wake-up (``discovery.base.DatagramReceiver``). The memory is kernel
+memory and is taken only while datagrams wait; a flood is bounded by it.
+"""
+
+UDP_DRAIN_BATCH: Final = 256
+"""Datagrams read from one socket per wake-up before other work gets a turn."""
+
+UDP_HANDLE_BATCH: Final = 32
+"""Datagrams parsed per event-loop turn; the rest wait in user space, the socket read dry."""
+
+UDP_QUEUE_BYTES: Final = 16 * 1024 * 1024
+"""Most bytes read but not yet parsed on one socket (a flood cannot grow it further)."""
+
 # --- text and structure --------------------------------------------------------
 MAX_LABEL: Final = 128
 """Longest device-supplied string we keep (model names, manufacturers, banners)."""
@@ -80,12 +105,32 @@ GLOBAL_CONCURRENCY: Final = 512
 common 1024 file-descriptor soft limit, with room for UDP sockets and files.
 """
 
+CONNECTS_PER_TURN: Final = 32
+"""New TCP connections (sweep and follow-ups) started per loop turn (``discovery.base.Pacer``).
+
+Measured at 142 emulated devices: the port scans of the hosts found in one
+neighbour-table read started ~1,300 connects in one turn, and ``connect()``
+took 0.43 ms each in the kernel (on a bridge of namespaces the handshake of
+both ends runs inside the call), so one turn held the loop for 0.6-1.2 s
+while answers waited unread and timers fired late. 32 a turn bounds a turn's
+connect work to about 15 ms there. It bounds stalls; it does not make a scan
+faster (docs/benchmarks.md: no measurable difference in wall time).
+"""
+
+ROUTED_SWEEP_WORKERS: Final = GLOBAL_CONCURRENCY
+"""Addresses of routed networks probed at once (one connect each, from a shared list)."""
+
 PER_HOST_CONNECTIONS: Final = 4
 """Connections at once to one host: small cameras serve few clients and
 lock up or rate-limit when a scanner opens many."""
 
 ONVIF_CONCURRENCY: Final = 16
-"""ONVIF hosts asked at once (each holds up to two SOAP exchanges and their bounded replies)."""
+"""ONVIF hosts asked at once when credentials are given (each makes three signed round trips)."""
+
+ONVIF_PLAIN_CONCURRENCY: Final = 64
+"""ONVIF questions at once without credentials: one bounded SOAP request each,
+already held to PER_HOST_CONNECTIONS and GLOBAL_CONCURRENCY. With 16, 150 ONVIF
+ports of a 142-device LAN queued for a second behind each other."""
 
 MAX_HOSTS_PER_SCAN: Final = 65_536
 """Most addresses swept in one scan: a /16. Larger networks must be named explicitly."""
@@ -115,13 +160,24 @@ stays silent (an SDK port, a TLS port that ignores our hello) or drips its
 head byte by byte is given up on here instead of at REQUEST_TIMEOUT.
 """
 
-UDP_LISTEN_WINDOW: Final = 0.66
-"""How long a discovery probe listens, from its first send.
+WSD_APP_MAX_DELAY: Final = 0.5
+"""WS-Discovery's APP_MAX_DELAY: a target waits a random 0..500 ms before answering
+a multicast Probe (WCF's MaxResponseDelay default, 00:00:00.500; PROTOCOLS.md 2.1)."""
 
-WS-Discovery targets wait a random time up to 500 ms (APP_MAX_DELAY) before
-answering a multicast Probe; the resend goes out at 0.08 s, so its latest
-answer lands by 0.58 s plus the round trip, inside the window with 80 ms to
-spare for a busy LAN.
+UDP_LISTEN_MARGIN: Final = 0.08
+"""Seconds a discovery socket listens beyond the latest answer the protocol allows:
+the round trip, and a device or event loop that is itself busy."""
+
+UDP_LISTEN_WINDOW: Final = 0.66
+"""How long a WS-Discovery, SADP or DHIP probe listens, from its first send.
+
+The resend goes out at 0.08 s; a target answers it within APP_MAX_DELAY
+(0.5 s), so the latest answer lands by 0.58 s plus the round trip: the window
+is the last send + WSD_APP_MAX_DELAY + UDP_LISTEN_MARGIN. SADP and DHIP name no
+delay (devices answer in under a millisecond, PROTOCOLS.md 4.2; rroller's DHIP
+client waits 2 s for one unicast answer); they get the same window, which runs
+beside WS-Discovery's and the SSDP window anyway. Answers later than the
+window are still heard while the scan runs (the sockets stay open).
 """
 
 UDP_RETRANSMITS: Final = 2
@@ -157,6 +213,20 @@ RFC 6762 s7.2 has a responder that sees TC wait 400-500 ms for the rest of the
 known answers; a responder that sets TC on an answer sends the rest in further
 packets, and we wait as long for them before reporting what we have.
 """
+
+SIGNED_ONVIF_MIN_TIME: Final = 0.5
+"""Seconds that must be left before the deadline to start a signed (credentialed) ONVIF call.
+
+A signed exchange is three round trips (the device's clock, then two signed
+requests), each up to a follow-up timeout: one started later would only be
+cancelled at the deadline.
+"""
+
+CANCEL_GRACE: Final = 0.02
+"""Seconds the scan waits for cancelled follow-ups at the deadline, per round."""
+
+CANCEL_ROUNDS: Final = 3
+"""Rounds of cancelling at the deadline: a second cancel interrupts a task's clean-up."""
 
 ARP_SETTLE: Final = 0.3
 """After the ARP poke, when the silent addresses are poked once more.

@@ -20,7 +20,7 @@ import pytest
 
 from tests.lab import netlab
 from tests.lab.procs import child_env
-from tests.lab.profiles import Profile, load_corpus
+from tests.lab.profiles import Profile, clone, load_corpus
 
 pytestmark = pytest.mark.lab
 
@@ -286,3 +286,47 @@ def test_hostile_scan_stays_within_its_memory_bound(
     assert done.returncode in {0, 1}, done.stderr
     peak_mb = json.loads(report.read_text(encoding="utf-8"))["peak_rss_kb"] / 1024
     assert peak_mb < MEMORY_BOUND_MB, f"peak RSS {peak_mb:.0f} MB"
+
+
+DEADLINE = 5.0
+"""Long enough for zeep to load and signed calls to start on a loaded 2-core host."""
+DEADLINE_SLACK = 0.1
+"""The scan ends within 100 ms of --timeout, whatever its follow-ups are doing."""
+STALLER_IP = "198.18.0.190"
+
+
+def test_deadline_holds_with_credentials_and_stalling_follow_ups(
+    hostile_lan: tuple[netlab.LanHandle, list[Profile]], tmp_path: Path
+) -> None:
+    lan, honest = hostile_lan
+    hik = next(p for p in honest if p.id == "hikvision-ds-2cd2143g2-i")
+    # A copy of the Hikvision camera that holds every signed ONVIF request for a
+    # minute: with credentials the scan's follow-up to it is still waiting at
+    # the deadline (the hostile LAN's drips end at the head timeout on their own).
+    staller = clone(hik, STALLER_IP, "c0:56:e3:00:01:90", "STALL0190", id="hik-staller")
+    lan.add_device(staller, emulator_args=["--stall-signed", "60"])
+    creds = tmp_path / "creds.yaml"
+    creds.write_text(
+        "hosts:\n"
+        f"  - match: {LAN}\n"
+        f"    username: {hik.raw['credentials']['username']}\n"
+        f"    password: {hik.raw['credentials']['password']}\n",
+        encoding="utf-8",
+    )
+    creds.chmod(0o600)
+    try:
+        start = time.monotonic()
+        code, doc, err = run_scan(lan, "--credentials", str(creds), "--timeout", str(DEADLINE))
+        took = time.monotonic() - start
+        stalled = "holding a signed request" in lan.emulators["hik-staller"].stderr()
+    finally:
+        lan.remove_device("hik-staller")
+    assert code in {0, 1}, err
+    assert stalled, f"the signed follow-up never reached the staller: {doc['scan']['errors']}"
+    assert any("deadline" in e for e in doc["scan"]["errors"]), doc["scan"]["errors"]
+    duration = doc["scan"]["duration_s"]
+    assert duration <= DEADLINE + DEADLINE_SLACK, f"scan ran {duration:.3f} s"
+    # Nothing a follow-up started keeps the process alive after its scan: what
+    # remains is start-up, verdicts and output (about 0.5 s on a loaded host).
+    print(f"--timeout {DEADLINE}: scan {duration:.3f} s, process {took:.3f} s")
+    assert took - duration < 3.0, f"{took - duration:.2f} s outside the scan"

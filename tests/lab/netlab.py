@@ -1175,6 +1175,7 @@ class Lab:
         router: bool = True,
         max_delay: float = 0.5,
         ready_timeout: float | None = None,
+        emulator_args: Sequence[str] = (),
     ) -> LanHandle:
         """Build the standard LAN and start one emulator per profile (in parallel).
 
@@ -1228,6 +1229,7 @@ class Lab:
         emulators = self.start_emulators(
             [(handle.devices[i.id], i.path) for i in infos],
             max_delay=max_delay,
+            extra_args=emulator_args,
             timeout=ready_timeout,
         )
         for info, emu in zip(infos, emulators, strict=True):
@@ -1395,7 +1397,13 @@ class LanHandle:
         """Start argv in the scanner namespace (killed on lab close)."""
         return self.lab.popen(self.scanner, argv, **kwargs)
 
-    def add_device(self, profile: _ProfileLike | Path | str, *, timeout: float = 30.0) -> Host:
+    def add_device(
+        self,
+        profile: _ProfileLike | Path | str,
+        *,
+        timeout: float = 30.0,
+        emulator_args: Sequence[str] = (),
+    ) -> Host:
         """Plug in one more device at runtime and wait for its emulator's READY."""
         info = _DeviceInfo.of(profile, self.lab.workdir / "profiles")
         if info.id in self.devices:
@@ -1422,7 +1430,7 @@ class LanHandle:
         self.devices[info.id] = host
         self.profiles[info.id] = info
         self.emulators[info.id] = self.lab.start_emulator(
-            host, info.path, self.max_delay, timeout=timeout
+            host, info.path, self.max_delay, extra_args=emulator_args, timeout=timeout
         )
         return host
 

@@ -72,4 +72,5 @@ async def run(ctx: ProbeContext, unicast_hosts: Iterable[str] = ()) -> None:
         group=GROUP if link_wide else None,
         broadcast_port=PORT if link_wide else None,
         unicast=targets,
+        linger=link_wide,
     )

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 
 from cctv_sentinel.discovery.base import (
     Addr,
+    DatagramReceiver,
     ProbeContext,
     now,
-    open_collector,
+    open_receiver,
     send_and_listen,
     send_multicast,
     udp_socket,
@@ -115,7 +116,7 @@ class Joiner:
         self.loop = loop
         self.responders: dict[str, _Responder] = {}
         self.count = 0
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport: DatagramReceiver | None = None
         """Once it is closed (the scan ended), nothing more is reported."""
 
     def __call__(self, data: bytes, addr: Addr) -> None:
@@ -193,7 +194,7 @@ async def run(ctx: ProbeContext) -> None:
         sock = udp_socket()
         # Legacy answers are capped at 512 bytes: one question each keeps them small.
         packets = [mdns.build_query([name], unicast_response=True) for name in SERVICE_TYPES]
-    transport, _ = await open_collector(sock, "mdns", MAX_MDNS_MESSAGE, joiner)
+    transport = open_receiver(sock, "mdns", MAX_MDNS_MESSAGE, joiner)
     joiner.transport = transport
     try:
 

@@ -84,6 +84,7 @@ async def run(ctx: ProbeContext, unicast_hosts: Iterable[str] = ()) -> None:
         group=GROUP if link_wide else None,
         broadcast_port=PORT if link_wide else None,
         unicast=targets,
+        linger=link_wide,
         bind_port=PORT if link_wide else 0,
         join=[GROUP[0]] if link_wide else [],
     )

@@ -182,7 +182,13 @@ class Scanner:
         self._onvif_hosts: set[str] = set()
         self._unicast_sent: set[str] = set()
         self._sweep_state = sweep.SweepState()
-        self._onvif_slots = asyncio.Semaphore(limits.ONVIF_CONCURRENCY)
+        self._deadline = float("inf")
+        self._skipped_signed = 0
+        self._onvif_slots = asyncio.Semaphore(
+            limits.ONVIF_PLAIN_CONCURRENCY
+            if options.credentials.empty
+            else limits.ONVIF_CONCURRENCY
+        )
         self.ctx = ProbeContext(
             networks=self.networks,
             interfaces=tuple(i for i in self.interfaces if i.usable),
@@ -286,10 +292,50 @@ class Scanner:
             if ip in self._onvif_hosts:
                 return  # another port of this host already answered
             mac = self._sweep_state.macs.get(ip)
+            if self.options.credentials.for_host(ip, mac) is not None and not (
+                await self._signed_onvif_may_start(ip)
+            ):
+                return
             if await onvif.probe(self.ctx, ip, xaddr, port, mac, self._onvif_slots):
                 self._onvif_hosts.add(ip)
 
         self._spawn(run(), f"onvif {ip}")
+
+    async def _signed_onvif_may_start(self, ip: str) -> bool:
+        """False when too little time is left for a signed ONVIF exchange.
+
+        A signed call takes three round trips (the device's clock, then two
+        signed requests); one started with less than
+        ``limits.SIGNED_ONVIF_MIN_TIME`` left would only be cancelled at the
+        deadline, so it is not started, and the scan says how many were not.
+        """
+        if self._remaining() >= limits.SIGNED_ONVIF_MIN_TIME:
+            return True
+        self._skipped_signed += 1
+        _LOG.debug("onvif %s: too close to the deadline for a signed call", ip)
+        return False
+
+    def _remaining(self) -> float:
+        return self._deadline - asyncio.get_running_loop().time()
+
+    async def _cancel_unfinished(self) -> None:
+        """Cancel what is still running; wait a bounded time for it to stop.
+
+        A task may await clean-up in its ``finally`` (closing a connection); a
+        second cancel interrupts that. What still runs after
+        ``limits.CANCEL_ROUNDS`` rounds of ``limits.CANCEL_GRACE`` is left to
+        the event loop's shutdown and reported.
+        """
+        for _ in range(limits.CANCEL_ROUNDS):
+            pending = list(self._tasks)
+            if not pending:
+                return
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=limits.CANCEL_GRACE)
+        if self._tasks:
+            names = sorted(t.get_name() for t in self._tasks)
+            _LOG.debug("still stopping after the deadline: %s", ", ".join(names[:8]))
 
     def _on_alive(self, ip: str, _mac: str | None) -> None:
         """React to a host the sweep proved alive (MAC known on-link, None when routed)."""
@@ -337,12 +383,17 @@ class Scanner:
     async def run(self) -> ScanRun:
         """Scan until nothing is left to do or the deadline passes."""
         started = time.time()
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + self.options.timeout
         _raise_fd_limit()
         try:
-            async with asyncio.timeout(self.options.timeout):
+            async with asyncio.timeout_at(self._deadline):
                 self._start()
                 while self._tasks:
-                    await asyncio.wait(set(self._tasks))
+                    while self._tasks:
+                        await asyncio.wait(set(self._tasks))
+                    # An answer read but not parsed yet may still start follow-ups.
+                    self.ctx.drain_late_listeners()
         except TimeoutError:
             unfinished = len(self._tasks)
             self.errors.append(
@@ -351,10 +402,12 @@ class Scanner:
             )
         finally:
             self.ctx.close_late_listeners()
-            for task in list(self._tasks):
-                task.cancel()
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._cancel_unfinished()
+        if self._skipped_signed:
+            self.errors.append(
+                f"{self._skipped_signed} signed ONVIF request(s) not started: too close to "
+                f"the deadline (a longer --timeout lets credentials be used)"
+            )
         return ScanRun(
             started=started,
             finished=time.time(),

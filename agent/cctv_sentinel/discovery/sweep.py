@@ -18,6 +18,7 @@ import logging
 import socket
 from collections.abc import Callable, Iterable
 
+from cctv_sentinel import limits
 from cctv_sentinel.discovery import netinfo
 from cctv_sentinel.discovery.base import ProbeContext, now
 from cctv_sentinel.model import Observation, ProbeName
@@ -40,6 +41,9 @@ ARP_POLL = 0.02
 POKE_PORT = 9
 """The discard port: our poke datagrams carry nothing and mean nothing."""
 
+POKE_BATCH = 16
+"""Pokes sent per event-loop turn."""
+
 _ALIVE_ERRNOS = frozenset({errno.ECONNREFUSED, errno.ECONNRESET})
 
 
@@ -56,6 +60,7 @@ async def _connect(ctx: ProbeContext, ip: str, port: int) -> tuple[bool, bool, b
     """Return (open, alive, banner) for one TCP port."""
     writer: asyncio.StreamWriter | None = None
     async with ctx.connections:
+        await ctx.connect_pace.turn()
         try:
             async with asyncio.timeout(ctx.timing.connect_timeout):
                 reader, writer = await asyncio.open_connection(ip, port)
@@ -91,12 +96,25 @@ async def scan_ports(ctx: ProbeContext, ip: str, ports: Iterable[int]) -> list[i
     return sorted(open_ports)
 
 
-def _poke(addresses: Iterable[str]) -> None:
+async def _poke(addresses: Iterable[str], between: Callable[[], None]) -> None:
+    """Send the empty datagrams, ``POKE_BATCH`` per event-loop turn, calling ``between`` after each.
+
+    Each one to an unresolved address makes the kernel broadcast an ARP request
+    inside the call; on a bridge of many hosts that costs about a millisecond.
+    In batches, answers that arrive meanwhile are still read between them, and
+    ``between`` hands on the hosts that have answered so far. (Not in a worker
+    thread: every send would have to win the interpreter back from the busy
+    event loop, which spread a /24's pokes over a second.)
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
-        for ip in addresses:
+        for n, ip in enumerate(addresses):
+            if n and not n % POKE_BATCH:
+                between()
+                await asyncio.sleep(0)
             with contextlib.suppress(OSError):  # EAGAIN on a full buffer: ARP still queued
                 sock.sendto(b"", (ip, POKE_PORT))
+    between()
 
 
 def _hosts(nets: Iterable[ipaddress.IPv4Network], own: set[str]) -> list[str]:
@@ -120,14 +138,8 @@ async def sweep_on_link(
         return
     wanted = set(addresses)
     loop = asyncio.get_running_loop()
-    start = loop.time()
-    _poke(addresses)
-    # Hosts on a wired LAN answer ARP within milliseconds: read the table often
-    # and hand each new host on at once. Keep reading until ``arp_settle`` for
-    # slow ones, then poke the silent addresses once more (one kernel ARP
-    # retransmission, for lossy links) and read until ``arp_repoke``.
-    repoked = False
-    while True:
+
+    def report() -> None:
         table = netinfo.neighbours()  # a small /proc read, cheaper than a thread hop
         for ip, mac in table.items():
             if ip in wanted and ip not in state.alive:
@@ -135,12 +147,23 @@ async def sweep_on_link(
                 state.macs[ip] = mac
                 ctx.emit(Observation(probe=ProbeName.ARP, ip=ip, mac=mac, at=now()))
                 on_alive(ip, mac)
+
+    # Hosts on a wired LAN answer ARP within milliseconds: read the table while
+    # poking and often after, and hand each new host on at once. Keep reading
+    # until ``arp_settle`` for slow ones, then poke the silent addresses once
+    # more (one kernel ARP retransmission, for lossy links) and read until
+    # ``arp_repoke``.
+    await _poke(addresses, report)
+    start = loop.time()
+    repoked = False
+    while True:
+        report()
         elapsed = loop.time() - start
         if elapsed >= ctx.timing.arp_repoke:
             return
         if elapsed >= ctx.timing.arp_settle and not repoked:
             repoked = True
-            _poke([ip for ip in addresses if ip not in state.alive])
+            await _poke([ip for ip in addresses if ip not in state.alive], report)
         await asyncio.sleep(ARP_POLL)
 
 
@@ -156,12 +179,18 @@ async def sweep_routed(
     if not addresses or not ctx.ports:
         return
     first = ctx.ports[0]
+    pending = iter(addresses)
 
-    async def check(ip: str) -> None:
-        is_open, alive, _banner = await _connect(ctx, ip, first)
-        if not (is_open or alive) or ip in state.alive:
-            return
-        state.alive.add(ip)
-        on_alive(ip, None)
+    async def worker() -> None:
+        # Workers share one iterator: a /16 is 65,534 addresses, and a
+        # coroutine for each at once would cost tens of megabytes.
+        for ip in pending:
+            is_open, alive, _banner = await _connect(ctx, ip, first)
+            if not (is_open or alive) or ip in state.alive:
+                continue
+            state.alive.add(ip)
+            on_alive(ip, None)
 
-    await asyncio.gather(*(check(ip) for ip in addresses))
+    await asyncio.gather(
+        *(worker() for _ in range(min(limits.ROUTED_SWEEP_WORKERS, len(addresses))))
+    )

@@ -74,6 +74,17 @@ class _Receiver:
             self.ctx.emit(observation(addr[0], match, self.via))
 
 
+def answer_body(data: bytes) -> bytes:
+    """The part of a WS-Discovery message from its SOAP Body on.
+
+    A device answers each Probe (two types, each sent twice) with the same
+    ProbeMatches; only the header (MessageID, RelatesTo, MessageNumber) differs.
+    Repeats of a body from the same address are dropped before parsing.
+    """
+    at = data.find(b"Body")
+    return data[at:] if at >= 0 else data
+
+
 def _probes() -> list[bytes]:
     return [wsd.build_probe(f"urn:uuid:{uuid.uuid4()}", types) for types in PROBE_TYPES]
 
@@ -87,6 +98,7 @@ async def run_multicast(ctx: ProbeContext) -> None:
         handler=_Receiver(ctx, "multicast"),
         max_size=MAX_WSD_MESSAGE,
         group=GROUP,
+        repeat_key=answer_body,
     )
 
 
@@ -99,4 +111,6 @@ async def run_unicast(ctx: ProbeContext, hosts: Iterable[str]) -> None:
         handler=_Receiver(ctx, "unicast"),
         max_size=MAX_WSD_MESSAGE,
         unicast=[(ip, PORT) for ip in hosts],
+        linger=False,
+        repeat_key=answer_body,
     )

@@ -74,6 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--bind", type=parse_bind, default="0.0.0.0", help="address")
     parser.add_argument("--hello", action="store_true", help="send WS-Discovery Hello/Bye")
+    parser.add_argument(
+        "--gsoap-envelope",
+        action="store_true",
+        help="declare a gSOAP server's whole namespace table in WS-Discovery answers (2.5-4 KiB)",
+    )
+    parser.add_argument(
+        "--stall-signed",
+        type=parse_delay,
+        default=0.0,
+        metavar="SECONDS",
+        help="hold each signed (WS-Security) ONVIF request this long before answering",
+    )
     return parser
 
 
@@ -93,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         port_map=args.port_map,
         bind=args.bind,
         hello=args.hello,
+        gsoap_envelope=args.gsoap_envelope,
+        stall_signed=args.stall_signed,
     )
     emulator = Emulator(profile, options)
     try:

@@ -27,6 +27,17 @@ class Options:
     port_map: Mapping[int, int] = field(default_factory=dict)
     bind: str = "0.0.0.0"
     hello: bool = False
+    gsoap_envelope: bool = False
+    stall_signed: float = 0.0
+    """Seconds to hold every signed (WS-Security) ONVIF request before answering: a
+    device that stalls the follow-ups made with credentials (deadline tests)."""
+    """Declare every namespace of a gSOAP-built ONVIF server in WS-Discovery answers.
+
+    Firmware built with gSOAP (Hikvision, Dahua and most OEM modules) declares its
+    whole namespace table on every envelope, which makes a ProbeMatch 2.5-4 KiB
+    where our minimal envelope is 1.2-1.5 KiB: the realistic size for receive-path
+    tests.
+    """
 
     def port(self, port: int) -> int:
         """The port actually listened on for a profile port (after --port-map)."""

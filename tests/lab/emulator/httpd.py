@@ -142,6 +142,10 @@ class HttpServer:
             if method != "POST":
                 await self._send(writer, version, 405, [("Allow", "POST")], b"", head=head)
                 return True
+            stall = self.device.options.stall_signed
+            if stall and b"UsernameToken" in request.body:
+                self.device.log(self.proto, peer, f"holding a signed request for {stall:g} s")
+                await asyncio.sleep(stall)
             local = writer.get_extra_info("sockname")
             status, ctype, body = onvif.handle(request.body, local[:2], peer)
             await self._send(writer, version, status, [("Content-Type", ctype)], body)

@@ -106,6 +106,8 @@ class UdpService:
             return
         for _ in range(self.device.flood):
             self.transport.sendto(data, addr)
+        # What was sent, so a test can compare it with what the scanner heard.
+        self.device.log(self.name, addr, f"sent {len(data)} bytes x{self.device.flood}")
 
     def send_many(self, datagrams: Iterable[bytes], addr: tuple[str, int]) -> None:
         """Send several datagrams in order."""

@@ -37,6 +37,53 @@ KNOWN_PREFIXES: Final = {
 }
 
 
+GSOAP_NAMESPACES: Final = {
+    "SOAP-ENC": "http://www.w3.org/2003/05/soap-encoding",
+    "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    "xsd": "http://www.w3.org/2001/XMLSchema",
+    "c14n": "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "wsu": "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd",
+    "xenc": "http://www.w3.org/2001/04/xmlenc#",
+    "ds": "http://www.w3.org/2000/09/xmldsig#",
+    "wsse": "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd",
+    "wsa5": "http://www.w3.org/2005/08/addressing",
+    "xmime": "http://tempuri.org/xmime.xsd",
+    "xop": "http://www.w3.org/2004/08/xop/include",
+    "tt": "http://www.onvif.org/ver10/schema",
+    "wsrfbf": "http://docs.oasis-open.org/wsrf/bf-2",
+    "wstop": "http://docs.oasis-open.org/wsn/t-1",
+    "wsrfr": "http://docs.oasis-open.org/wsrf/r-2",
+    "tan": "http://www.onvif.org/ver20/analytics/wsdl",
+    "tdn": "http://www.onvif.org/ver10/network/wsdl",
+    "tds": "http://www.onvif.org/ver10/device/wsdl",
+    "tev": "http://www.onvif.org/ver10/events/wsdl",
+    "wsnt": "http://docs.oasis-open.org/wsn/b-2",
+    "timg": "http://www.onvif.org/ver20/imaging/wsdl",
+    "tmd": "http://www.onvif.org/ver10/deviceIO/wsdl",
+    "tptz": "http://www.onvif.org/ver20/ptz/wsdl",
+    "trc": "http://www.onvif.org/ver10/recording/wsdl",
+    "trp": "http://www.onvif.org/ver10/replay/wsdl",
+    "trt": "http://www.onvif.org/ver10/media/wsdl",
+    "tr2": "http://www.onvif.org/ver20/media/wsdl",
+    "tse": "http://www.onvif.org/ver10/search/wsdl",
+    "ter": "http://www.onvif.org/ver10/error",
+    "tns1": "http://www.onvif.org/ver10/topics",
+    "chan": "http://schemas.microsoft.com/ws/2005/02/duplex",
+    "saml1": "urn:oasis:names:tc:SAML:1.0:assertion",
+    "saml2": "urn:oasis:names:tc:SAML:2.0:assertion",
+    "wsc": "http://docs.oasis-open.org/ws-sx/ws-secureconversation/200512",
+    "tas": "http://www.onvif.org/ver10/advancedsecurity/wsdl",
+    "tac": "http://www.onvif.org/ver10/accesscontrol/wsdl",
+    "tar": "http://www.onvif.org/ver10/accessrules/wsdl",
+    "tcr": "http://www.onvif.org/ver10/credential/wsdl",
+    "tsc": "http://www.onvif.org/ver10/schedule/wsdl",
+    "tth": "http://www.onvif.org/ver10/thermal/wsdl",
+    "tpl": "http://www.onvif.org/ver10/provisioning/wsdl",
+}
+"""A gSOAP-built camera's namespace table (the ONVIF WSDLs it serves), declared on every
+envelope by such firmware (``--gsoap-envelope``): it is what makes real ProbeMatches 2.5-4 KiB."""
+
+
 def local_names(qnames: str) -> list[str]:
     """Local parts of a whitespace-separated QName list."""
     return [q.rsplit(":", 1)[-1] for q in qnames.split() if q]
@@ -172,6 +219,9 @@ class WsDiscovery:
             "wsa": NS_WSA,
             "d": NS_WSD,
         }
+        if self.device.options.gsoap_envelope:
+            for prefix, uri in GSOAP_NAMESPACES.items():
+                decls.setdefault(prefix, uri)
         for qname in self.block["types"].split():
             if ":" in qname:
                 prefix = qname.split(":", 1)[0]
