@@ -289,7 +289,7 @@ def test_hostile_scan_stays_within_its_memory_bound(
 
 
 DEADLINE = 5.0
-"""Long enough for zeep to load and signed calls to start on a loaded 2-core host."""
+"""Long enough for signed calls to start on a loaded 2-core host."""
 DEADLINE_SLACK = 0.1
 """The scan ends within 100 ms of --timeout, whatever its follow-ups are doing."""
 STALLER_IP = "198.18.0.190"
@@ -323,7 +323,10 @@ def test_deadline_holds_with_credentials_and_stalling_follow_ups(
         lan.remove_device("hik-staller")
     assert code in {0, 1}, err
     assert stalled, f"the signed follow-up never reached the staller: {doc['scan']['errors']}"
-    assert any("deadline" in e for e in doc["scan"]["errors"]), doc["scan"]["errors"]
+    # The held request ends either at its own bounded timeout or, when it started
+    # late, at the scan's deadline (then the scan says so); never after it.
+    errors = doc["scan"]["errors"]
+    assert all("deadline" in e for e in errors if "onvif" in e.lower()), errors
     duration = doc["scan"]["duration_s"]
     assert duration <= DEADLINE + DEADLINE_SLACK, f"scan ran {duration:.3f} s"
     # Nothing a follow-up started keeps the process alive after its scan: what
