@@ -9,14 +9,17 @@
 * :mod:`.commands` sends commands and waits for their results,
 * entities hear of changes through the dispatcher signals in :mod:`.signals`.
 
-Work that depends on many cameras at once (alerts, agent counts, new entities) is
-batched: each burst of MQTT messages is followed by one flush, so a scan of a
-thousand cameras costs a thousand small updates and one of each big one.
+Everything runs in slices (:mod:`.pacing`): the MQTT callbacks queue, and each
+slice of at most 10 ms handles queued messages, then adds the entities of new
+cameras (one camera at a time), then writes the state of cameras that changed
+(each camera once, however often it changed). Work that depends on all cameras
+(alerts, the agent's counts) runs once the queue is empty, and at most once per
+:data:`SUMMARY_INTERVAL` during a long burst, so a scan of a thousand cameras
+costs a thousand small updates and a few big ones, and the loop is never held.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Final
 
@@ -35,6 +38,7 @@ from .events import Events
 from .ingest import Ingest
 from .memory import Memory, memory_store
 from .models import AgentEvent, AgentInfo, Camera, CommandResult, agent_topics
+from .pacing import Pacer
 from .policy import Policy
 from .state import AgentState
 
@@ -46,9 +50,8 @@ MAX_CAMERAS: Final = 4096
 """Most cameras one agent may report; past this a misbehaving publisher is ignored
 instead of filling the device registry."""
 
-ADD_BATCH: Final = 10
-"""New cameras whose entities are added per loop turn: Home Assistant adds a platform's
-entities eagerly, so a scan's thousand cameras at once would stall the loop for seconds."""
+SUMMARY_INTERVAL: Final = 1.0
+"""Seconds between refreshes of alerts and agent counts while a burst is still queued."""
 
 
 async def async_forget_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
@@ -76,9 +79,13 @@ class SentinelCoordinator:
         self.alerts = Alerts(hass, entry.entry_id, self.state)
         self.commands = CommandChannel(hass, self.topics.command, entry.title)
         self.ingest = Ingest(hass, entry, agent_id, self.topics)
-        self._added: list[str] = []
-        self._removed = False
-        self._flush_handle: asyncio.Handle | None = None
+        self.pacer = Pacer(hass, entry, self._work)
+        self._added: dict[str, None] = {}
+        """Cameras whose entities are still to be added, in order."""
+        self._changed: dict[str, None] = {}
+        """Cameras whose entities are still to write their state, in order."""
+        self._summary_due = False
+        self._summary_at = 0.0
         self._ever_available = False
         self._logged_unavailable = False
 
@@ -120,33 +127,53 @@ class SentinelCoordinator:
 
     async def async_stop(self) -> None:
         """Fail pending commands, withdraw repairs and write the memory to disk."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        await self.pacer.async_stop()
         self.commands.async_fail_all()
         self.alerts.clear_all()
         self.ingest.async_stop()
         await self.memory.async_save()
 
-    # --- batching ----------------------------------------------------------------------
+    # --- slices (see pacing) ------------------------------------------------------------
 
     @callback
-    def _schedule_flush(self) -> None:
-        if self._flush_handle is None:
-            self._flush_handle = self.hass.loop.call_soon(self._flush)
+    def wake(self) -> None:
+        """Messages are queued (ingest.Handler)."""
+        self.pacer.wake()
 
     @callback
-    def _flush(self) -> None:
-        """After a burst of messages: new entities, agent counts, alerts, once each."""
-        self._flush_handle = None
-        if self._added or self._removed:
-            added, self._added = self._added[:ADD_BATCH], self._added[ADD_BATCH:]
-            self._removed = False
-            async_dispatcher_send(self.hass, signals.cameras_added(self.entry.entry_id), added)
-            if self._added:
-                self._schedule_flush()  # the rest on the next turn: the loop stays responsive
-        async_dispatcher_send(self.hass, signals.agent_updated(self.entry.entry_id))
-        self.alerts.sync()
+    def _work(self, deadline: float) -> bool:
+        """One slice: messages, then new entities, then state writes, then the summary."""
+        clock = self.hass.loop.time
+        busy = self.ingest.drain(deadline) if self.ingest.pending else False
+        added, changed = self._added, self._changed
+        signal_added = signals.cameras_added(self.entry.entry_id)
+        while added and clock() < deadline:
+            camera_id = next(iter(added))
+            del added[camera_id]
+            async_dispatcher_send(self.hass, signal_added, [camera_id])
+        while changed and clock() < deadline:
+            camera_id = next(iter(changed))
+            del changed[camera_id]
+            async_dispatcher_send(self.hass, signals.camera_updated(self.entry.entry_id, camera_id))
+        busy = busy or bool(self.ingest.pending or added or changed)
+        if self._summary_due and (not busy or clock() - self._summary_at >= SUMMARY_INTERVAL):
+            self._summary_due = False
+            self._summary_at = clock()
+            async_dispatcher_send(self.hass, signals.agent_updated(self.entry.entry_id))
+            self.alerts.sync()
+        return busy or self._summary_due
+
+    @callback
+    def _due(self) -> None:
+        """The counts and alerts are to be brought up to date."""
+        self._summary_due = True
+        self.pacer.wake()
+
+    @callback
+    def _refresh_all(self) -> None:
+        """Availability or the policy changed: every entity writes its state, in slices."""
+        self._changed.update(dict.fromkeys(self.state.cameras))
+        self._due()
 
     # --- availability (ingest.Handler) ---------------------------------------------------
 
@@ -178,7 +205,7 @@ class SentinelCoordinator:
             _LOGGER.info("CCTV Sentinel agent %s is unavailable: %s", self.name, why)
             self._logged_unavailable = True
         if changed:
-            async_dispatcher_send(self.hass, signals.everything_updated(self.entry.entry_id))
+            self._refresh_all()
 
     # --- state (ingest.Handler) ------------------------------------------------------------
 
@@ -190,9 +217,9 @@ class SentinelCoordinator:
             self.devices.agent(self.name, info.version)
         if previous is None or bool(previous.isolation.backends) != self.state.has_isolation:
             # Platforms that depend on isolation look at every camera again.
-            self._added.extend(self.state.cameras)
-            async_dispatcher_send(self.hass, signals.everything_updated(self.entry.entry_id))
-        self._schedule_flush()
+            self._added.update(dict.fromkeys(self.state.cameras))
+            self._refresh_all()
+        self._due()
         # A live (not retained) info with a new finished scan means the agent has
         # published every camera it knows: devices it no longer reports are stale.
         if (
@@ -216,10 +243,10 @@ class SentinelCoordinator:
         if self.events.track(camera):
             self.alerts.detected()
         if new:
-            self._added.append(camera_id)
-        else:
-            async_dispatcher_send(self.hass, signals.camera_updated(self.entry.entry_id, camera_id))
-        self._schedule_flush()
+            self._added[camera_id] = None
+        elif camera_id not in self._added:
+            self._changed[camera_id] = None
+        self._due()
         return True
 
     @callback
@@ -228,8 +255,7 @@ class SentinelCoordinator:
         self.state.cameras.pop(camera_id, None)
         self.memory.forget(camera_id)
         self.devices.remove(camera_id)
-        self._removed = True
-        self._schedule_flush()
+        self._gone(camera_id)
 
     @callback
     def on_event(self, event: AgentEvent) -> None:
@@ -259,11 +285,18 @@ class SentinelCoordinator:
         if camera is not None and camera.state == "present":
             return False
         self.state.cameras.pop(camera_id, None)
-        self.devices.device_ids.pop(camera_id, None)
+        self.devices.forget(camera_id)
         self.memory.forget(camera_id)
-        self._removed = True
-        self._schedule_flush()
+        self._gone(camera_id)
         return True
+
+    @callback
+    def _gone(self, camera_id: str) -> None:
+        """A camera left (its entities went with its device): platforms may add it anew."""
+        self._added.pop(camera_id, None)
+        self._changed.pop(camera_id, None)
+        async_dispatcher_send(self.hass, signals.cameras_removed(self.entry.entry_id), [camera_id])
+        self._due()
 
     @callback
     def async_apply_options(self) -> None:
@@ -277,8 +310,7 @@ class SentinelCoordinator:
         for camera in list(self.state.cameras.values()):
             if self.events.track(camera):
                 self.alerts.detected()
-        async_dispatcher_send(self.hass, signals.everything_updated(self.entry.entry_id))
-        self._schedule_flush()
+        self._refresh_all()
 
     def camera_id_of(self, device: RegistryDevice) -> str | None:
         """The camera id of one of our camera devices, or None (other devices, the agent)."""

@@ -94,8 +94,9 @@ CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
         key="confidence",
         translation_key="confidence",
         native_unit_of_measurement=PERCENTAGE,
-        suggested_display_precision=0,
-        value_fn=lambda _, camera: round(camera.confidence * 100, 1),
+        # A whole percentage, rounded here: a suggested display precision would make
+        # Home Assistant write every new sensor's registry entry a second time.
+        value_fn=lambda _, camera: round(camera.confidence * 100),
     ),
     CameraSensorDescription(
         key="ip_address",
