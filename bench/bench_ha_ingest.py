@@ -51,15 +51,15 @@ def expected_lingering_timers() -> bool:
     return True
 
 
-def _payloads(agent: str) -> list[tuple[str, str]]:
+def _payloads(agent: str, site: int) -> list[tuple[str, str]]:
     base = json.loads((PAYLOADS / "camera_restricted.json").read_text("utf-8"))
     messages = []
     for n in range(CAMERAS):
         data = copy.deepcopy(base)
-        camera_id = f"bcad28{n:06x}"
+        camera_id = f"bcad28{site:02x}{n:04x}"  # each site its own cameras
         data["camera_id"] = camera_id
         data["mac"] = ":".join(camera_id[i : i + 2] for i in range(0, 12, 2))
-        data["ip"] = f"198.18.{n // 250}.{n % 250 + 1}"
+        data["ip"] = f"198.18.{n // 250}.{n % 250 + 1}"  # sites reuse private ranges
         data["model"] = f"C{n}"
         if n % 3:  # a realistic mix: one in three restricted
             data["risk"] = "low"
@@ -76,7 +76,7 @@ async def test_ingest(hass: HomeAssistant) -> None:
     """Start-up, ingest time and the longest event-loop stall."""
     info = json.loads((PAYLOADS / "info.json").read_text("utf-8"))
     agents = [f"site-{n}" for n in range(AGENTS)]
-    messages = {agent: _payloads(agent) for agent in agents}
+    messages = {agent: _payloads(agent, site) for site, agent in enumerate(agents)}
     stall = 0.0
     own_stall = 0.0
     """The longest stall less the garbage collector's pauses within it."""
@@ -133,7 +133,7 @@ async def test_ingest(hass: HomeAssistant) -> None:
         for topic, payload in burst[offset : offset + BATCH]:
             async_fire_mqtt_message(hass, topic, payload, qos=1, retain=True)
         await asyncio.sleep(0)  # the next socket read
-    expected = AGENTS * (CAMERAS * 8 + 5)  # 8 entities per camera, 5 per agent
+    expected = AGENTS * (CAMERAS * 8 + 5) + 3  # 8 per camera, 5 per agent, 3 estate totals
     while len(hass.states.async_all()) < expected:  # entities are added in small batches
         await hass.async_block_till_done()
         await asyncio.sleep(0)
@@ -148,8 +148,11 @@ async def test_ingest(hass: HomeAssistant) -> None:
     restricted = sum(
         int(state.state)
         for state in hass.states.async_all("sensor")
-        if state.entity_id.endswith("_restricted_cameras")
+        if state.entity_id.endswith("_restricted_cameras") and "estate" not in state.entity_id
     )
+    estate = hass.states.get("sensor.estate_restricted_cameras")
+    assert estate is not None
+    assert int(estate.state) == restricted
     print(
         json.dumps(
             {

@@ -32,8 +32,15 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from . import signals
 from .alerts import Alerts, notification_id
 from .commands import CommandChannel
-from .const import CONF_AGENT_ID, CONF_BASE_TOPIC, DOMAIN, RELAYED_AGENT_EVENTS
+from .const import (
+    CONF_AGENT_ID,
+    CONF_BASE_TOPIC,
+    DOMAIN,
+    ISSUE_TOO_MANY_CAMERAS,
+    RELAYED_AGENT_EVENTS,
+)
 from .devices import DeviceSync, RegistryDevice, camera_id_of
+from .estate import estate_of
 from .events import Events
 from .ingest import Ingest
 from .memory import Memory, memory_store
@@ -41,6 +48,7 @@ from .models import AgentEvent, AgentInfo, Camera, CommandResult, agent_topics
 from .pacing import Pacer
 from .policy import Policy
 from .state import AgentState
+from .text import markdown
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -79,6 +87,8 @@ class SentinelCoordinator:
         self.alerts = Alerts(hass, entry.entry_id, self.state)
         self.commands = CommandChannel(hass, self.topics.command, entry.title)
         self.ingest = Ingest(hass, entry, agent_id, self.topics)
+        self.estate = estate_of(hass)
+        self._cap_issue = False
         self.pacer = Pacer(hass, entry, self._work)
         self._added: dict[str, None] = {}
         """Cameras whose entities are still to be added, in order."""
@@ -97,14 +107,25 @@ class SentinelCoordinator:
         return self.entry.title
 
     @property
+    def entry_id(self) -> str:
+        """The agent's config entry."""
+        return self.entry.entry_id
+
+    @property
     def cameras(self) -> dict[str, Camera]:
         """The cameras the agent reports, by id."""
         return self.state.cameras
 
+    @property
+    def cap_issue_id(self) -> str:
+        """The id of the "too many cameras" repair."""
+        return f"{ISSUE_TOO_MANY_CAMERAS}_{self.agent_id}"
+
     async def async_load(self) -> None:
-        """Restore the memory and register the agent's device (before the platforms)."""
+        """Restore the memory, register the agent's device, join the estate (before platforms)."""
         await self.memory.async_load()
         self.devices.agent(self.name, None)
+        self.estate.join(self)
 
     async def async_subscribe(self) -> None:
         """Subscribe, after the platforms are set up: entities exist before retained state."""
@@ -128,6 +149,10 @@ class SentinelCoordinator:
     async def async_stop(self) -> None:
         """Fail pending commands, withdraw repairs and write the memory to disk."""
         await self.pacer.async_stop()
+        self.estate.leave(self)
+        async_dispatcher_send(self.hass, signals.estate_updated())
+        if self._cap_issue:
+            ir.async_delete_issue(self.hass, DOMAIN, self.cap_issue_id)
         self.commands.async_fail_all()
         self.alerts.clear_all()
         self.ingest.async_stop()
@@ -142,24 +167,34 @@ class SentinelCoordinator:
 
     @callback
     def _work(self, deadline: float) -> bool:
-        """One slice: messages, then new entities, then state writes, then the summary."""
+        """One slice: messages, then new entities, then state writes, then the summary.
+
+        A slice lasts until ``deadline`` plus at most one message, one camera's new
+        entities and one camera's state writes.
+        """
         clock = self.hass.loop.time
         busy = self.ingest.drain(deadline) if self.ingest.pending else False
         added, changed = self._added, self._changed
         signal_added = signals.cameras_added(self.entry.entry_id)
-        while added and clock() < deadline:
+        # Each kind of work moves by at least one camera per slice, whatever the clock says.
+        while added:
             camera_id = next(iter(added))
             del added[camera_id]
             async_dispatcher_send(self.hass, signal_added, [camera_id])
-        while changed and clock() < deadline:
+            if clock() >= deadline:
+                break
+        while changed:
             camera_id = next(iter(changed))
             del changed[camera_id]
             async_dispatcher_send(self.hass, signals.camera_updated(self.entry.entry_id, camera_id))
+            if clock() >= deadline:
+                break
         busy = busy or bool(self.ingest.pending or added or changed)
         if self._summary_due and (not busy or clock() - self._summary_at >= SUMMARY_INTERVAL):
             self._summary_due = False
             self._summary_at = clock()
             async_dispatcher_send(self.hass, signals.agent_updated(self.entry.entry_id))
+            async_dispatcher_send(self.hass, signals.estate_updated())
             self.alerts.sync()
         return busy or self._summary_due
 
@@ -236,7 +271,11 @@ class SentinelCoordinator:
         camera_id = camera.camera_id
         new = camera_id not in self.state.cameras
         if new and len(self.state.cameras) >= MAX_CAMERAS:
-            self.ingest.refuse("camera", f"more than {MAX_CAMERAS} cameras")
+            self._refuse_camera(f"more than {MAX_CAMERAS} cameras from this agent", MAX_CAMERAS)
+            return False
+        if new and not self.estate.admit(camera_id):
+            limit = self.estate.limit
+            self._refuse_camera(f"more than {limit} cameras across all agents", limit)
             return False
         self.state.cameras[camera_id] = camera
         self.devices.camera(camera, self.state.policy)
@@ -250,9 +289,30 @@ class SentinelCoordinator:
         return True
 
     @callback
+    def _refuse_camera(self, problem: str, limit: int) -> None:
+        """A new camera past a cap: logged, and a repair says the picture is incomplete."""
+        self.ingest.refuse("camera", problem)
+        if not self._cap_issue:
+            self._cap_issue = True
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.cap_issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_TOO_MANY_CAMERAS,
+                translation_placeholders={"agent": markdown(self.name), "limit": str(limit)},
+            )
+
+    @callback
+    def _drop(self, camera_id: str) -> None:
+        if self.state.cameras.pop(camera_id, None) is not None:
+            self.estate.release(camera_id)
+
+    @callback
     def on_camera_removed(self, camera_id: str) -> None:
         """The agent removed a camera: its state, memory and device go."""
-        self.state.cameras.pop(camera_id, None)
+        self._drop(camera_id)
         self.memory.forget(camera_id)
         self.devices.remove(camera_id)
         self._gone(camera_id)
@@ -284,7 +344,7 @@ class SentinelCoordinator:
         camera = self.state.cameras.get(camera_id)
         if camera is not None and camera.state == "present":
             return False
-        self.state.cameras.pop(camera_id, None)
+        self._drop(camera_id)
         self.devices.forget(camera_id)
         self.memory.forget(camera_id)
         self._gone(camera_id)

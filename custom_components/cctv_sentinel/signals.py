@@ -32,6 +32,11 @@ def cameras_removed(entry_id: str) -> SignalType[list[str]]:
     return SignalType(f"cctv_sentinel_{entry_id}_cameras_removed")
 
 
+def estate_updated() -> SignalType[()]:
+    """Some agent's counts changed: the estate's sensors write their state."""
+    return SignalType("cctv_sentinel_estate")
+
+
 def camera_event(entry_id: str) -> SignalType[str, dict[str, Any]]:
     """An event about a camera (type, data): the event entity shows it."""
     return SignalType(f"cctv_sentinel_{entry_id}_event")
