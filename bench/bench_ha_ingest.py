@@ -4,14 +4,17 @@ Run with Home Assistant's test harness on each line (numbers in docs/benchmarks.
 
     CCTV_BENCH_AGENTS=1 CCTV_BENCH_CAMERAS=1000 .venv/bin/pytest -p no:cacheprovider -q -s \
         bench/bench_ha_ingest.py
-    CCTV_BENCH_AGENTS=5 CCTV_BENCH_CAMERAS=1000 scripts/ha-next pytest -p no:cacheprovider -q -s \
+    scripts/ha-next env CCTV_BENCH_AGENTS=5 CCTV_BENCH_CAMERAS=1000 python -m pytest -p no:cacheprovider -q -s \
         bench/bench_ha_ingest.py
 
 Messages go through HA's MQTT message dispatch (the mocked client's receive path, as in the
 integration's tests); the integration does everything it does for real: parse, device
-registry, entities, events, repairs. A watchdog task measures the event loop's longest stall,
-and how much of it was Python's garbage collector (gc.callbacks): a full collection walks the
-whole process's heap, whoever's code triggered it. Prints one JSON line.
+registry, entities, events, repairs; the registries are saved as Home Assistant saves them
+(in the executor), not as the harness does (in the loop). A watchdog task measures the event
+loop's longest stall (wall time), the most CPU time the loop's thread spent between two of its
+turns less Python's garbage collection (the work that held the loop, without the time a shared
+machine gave to other processes), and the collector's pauses (gc.callbacks): a full collection
+walks the whole process's heap, whoever's code triggered it. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ import logging
 import os
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import storage
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_mqtt_message
 
 from custom_components.cctv_sentinel.const import CONF_AGENT_ID, CONF_BASE_TOPIC, DOMAIN
@@ -38,6 +43,11 @@ BATCH = 50
 """Messages delivered per loop turn, as a burst arrives in socket reads. Home Assistant's
 MQTT client hands each message of a read to its subscribers at once, at about 0.4 ms a
 message of its own here: the bench's deliveries are part of the stall it measures."""
+
+
+REAL_WRITE = storage.Store._async_write_data  # noqa: SLF001 - the original, to restore it
+"""Home Assistant's own storage write (serialise and write in the executor), taken before the
+harness replaces it with one that serialises and checks the data inside the event loop."""
 
 
 @pytest.fixture(autouse=True)
@@ -72,14 +82,18 @@ def _payloads(agent: str, site: int) -> list[tuple[str, str]]:
 
 @pytest.mark.timeout(1800)
 @pytest.mark.usefixtures("mqtt_mock")
-async def test_ingest(hass: HomeAssistant) -> None:
+async def test_ingest(hass: HomeAssistant, tmp_path: Path) -> None:
     """Start-up, ingest time and the longest event-loop stall."""
+    # Registries and our memory are saved as Home Assistant saves them, to a scratch directory.
+    hass.config.config_dir = str(tmp_path)
+    real_storage = patch.object(storage.Store, "_async_write_data", REAL_WRITE)
+    real_storage.start()
     info = json.loads((PAYLOADS / "info.json").read_text("utf-8"))
     agents = [f"site-{n}" for n in range(AGENTS)]
     messages = {agent: _payloads(agent, site) for site, agent in enumerate(agents)}
     stall = 0.0
     own_stall = 0.0
-    """The longest stall less the garbage collector's pauses within it."""
+    """The most loop-thread CPU time between two watchdog turns, less garbage collection."""
     gc_pauses: list[float] = []
     running = True
 
@@ -93,12 +107,14 @@ async def test_ingest(hass: HomeAssistant) -> None:
         nonlocal stall, own_stall
         loop = asyncio.get_running_loop()
         while running:
-            before, pauses = loop.time(), len(gc_pauses)
+            before, cpu, pauses = loop.time(), time.thread_time(), len(gc_pauses)
             await asyncio.sleep(0.005)
             late = loop.time() - before - 0.005
             in_gc = sum(pause for pause in gc_pauses[pauses:] if pause > 0)
             stall = max(stall, late)
-            own_stall = max(own_stall, late - in_gc)
+            # The loop thread's own CPU time in the interval, less the collector's: the work
+            # that held the loop, without the time the shared machine ran other processes.
+            own_stall = max(own_stall, time.thread_time() - cpu - in_gc)
 
     # As Home Assistant runs: without asyncio's debug mode (the test harness turns it on;
     # it records a traceback for every future) and logging at WARNING (bootstrap.py,
@@ -163,7 +179,7 @@ async def test_ingest(hass: HomeAssistant) -> None:
                 "setup_longest_stall_ms": round(stall_setup * 1000, 1),
                 "ingest_s": round(ingest_s, 2),
                 "ingest_longest_stall_ms": round(stall * 1000, 1),
-                "ingest_longest_stall_less_gc_ms": round(own_stall * 1000, 1),
+                "ingest_longest_work_less_gc_ms": round(own_stall * 1000, 1),
                 "gc_pauses": len(gc_pauses),
                 "gc_longest_ms": round(max(gc_pauses, default=0) * 1000, 1),
                 "gc_total_s": round(sum(gc_pauses), 2),
@@ -177,3 +193,5 @@ async def test_ingest(hass: HomeAssistant) -> None:
     assert restricted == AGENTS * len(range(0, CAMERAS, 3))
     for entry in hass.config_entries.async_entries(DOMAIN):
         assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    real_storage.stop()

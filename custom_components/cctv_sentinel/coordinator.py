@@ -194,6 +194,7 @@ class SentinelCoordinator:
             self._summary_due = False
             self._summary_at = clock()
             async_dispatcher_send(self.hass, signals.agent_updated(self.entry.entry_id))
+            self.estate.changed()
             async_dispatcher_send(self.hass, signals.estate_updated())
             self.alerts.sync()
         return busy or self._summary_due

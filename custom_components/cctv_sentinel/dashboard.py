@@ -137,6 +137,8 @@ def _restricted_card(hass: HomeAssistant, estate: Estate) -> list[dict[str, Any]
         {
             "type": "entities",
             "title": f"Restricted cameras ({len(listed)})",
+            # No "switch all" in the header: isolating is one camera at a time, on purpose.
+            "show_header_toggle": False,
             "entities": [row for camera_id in names[:MAX_LISTED] for row in listed[camera_id]],
         }
     ]

@@ -66,6 +66,8 @@ class Estate:
         self._sightings: Counter[str] = Counter()
         """camera id → how many agents report it."""
         self._holder_listeners: dict[str, Callable[[], None]] = {}
+        self._totals: Totals | None = None
+        """The last counts, until an agent says something changed."""
 
     @property
     def holder(self) -> str | None:
@@ -81,6 +83,12 @@ class Estate:
     def join(self, coordinator: Member) -> None:
         """An agent's entry has loaded."""
         self.coordinators[coordinator.entry_id] = coordinator
+        self.changed()
+
+    @callback
+    def changed(self) -> None:
+        """Some agent's cameras changed: the totals are counted again when next asked."""
+        self._totals = None
 
     @callback
     def leave(self, coordinator: Member) -> None:
@@ -89,6 +97,7 @@ class Estate:
         self.coordinators.pop(coordinator.entry_id, None)
         for camera_id in coordinator.cameras:
             self.release(camera_id)
+        self.changed()
         self._holder_listeners.pop(coordinator.entry_id, None)
         if was_holder and (holder := self.holder) is not None:
             listener = self._holder_listeners.get(holder)
@@ -118,6 +127,11 @@ class Estate:
 
     def totals(self) -> Totals:
         """The estate's counts, each camera once however many agents see it."""
+        if self._totals is None:
+            self._totals = self._count()
+        return self._totals
+
+    def _count(self) -> Totals:
         restricted: set[str] = set()
         isolated: set[str] = set()
         risks: dict[str, str] = {}
