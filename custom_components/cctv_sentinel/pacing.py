@@ -34,11 +34,6 @@ class Pacer:
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 
-    @property
-    def running(self) -> bool:
-        """True while a slice is due."""
-        return self._task is not None
-
     @callback
     def wake(self) -> None:
         """There is work: start the slices unless they are already running."""
