@@ -10,8 +10,9 @@
 * entities hear of changes through the dispatcher signals in :mod:`.signals`.
 
 Everything runs in slices (:mod:`.pacing`): the MQTT callbacks queue, and each
-slice of at most 10 ms handles queued messages, then adds the entities of new
-cameras (one camera at a time), then writes the state of cameras that changed
+slice (the agents working at a time share 10 ms per loop turn) handles queued
+messages, then adds the entities of new cameras (one camera at a time), then
+writes the state of cameras that changed
 (each camera once, however often it changed). Work that depends on all cameras
 (alerts, the agent's counts) runs once the queue is empty, and at most once per
 :data:`SUMMARY_INTERVAL` during a long burst, so a scan of a thousand cameras
@@ -88,8 +89,8 @@ class SentinelCoordinator:
         self.commands = CommandChannel(hass, self.topics.command, entry.title)
         self.ingest = Ingest(hass, entry, agent_id, self.topics)
         self.estate = estate_of(hass)
+        self.pacer = Pacer(hass, entry, self._work, self.estate.pacers)
         self._cap_issue = False
-        self.pacer = Pacer(hass, entry, self._work)
         self._added: dict[str, None] = {}
         """Cameras whose entities are still to be added, in order."""
         self._changed: dict[str, None] = {}

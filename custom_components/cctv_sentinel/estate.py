@@ -21,6 +21,7 @@ from homeassistant.core import HomeAssistant, callback
 
 from .const import DOMAIN
 from .models import RISK_RESTRICTED, RISKS, Camera
+from .pacing import Pacer
 from .state import AgentState
 
 MAX_ESTATE_CAMERAS: Final = 10_000
@@ -68,6 +69,8 @@ class Estate:
         self._holder_listeners: dict[str, Callable[[], None]] = {}
         self._totals: Totals | None = None
         """The last counts, until an agent says something changed."""
+        self.pacers: set[Pacer] = set()
+        """The agents' pacers with slices due now: they share each loop turn's time."""
 
     @property
     def holder(self) -> str | None:

@@ -18,19 +18,26 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 
 SLICE: Final = 0.01
-"""Loop time one slice may use before it yields (a slice ends after the item that
-crosses this, so the longest slice is this plus the dearest single item)."""
+"""Loop time the slices of one loop turn may use together before they yield: shared by
+the agents working at the time, whose tasks all run in the same turn (a slice ends after
+the item that crosses its share, so a turn lasts this plus one dear item per agent)."""
 
 
 class Pacer:
     """Runs ``work(deadline)`` slice by slice while it says more is left."""
 
     def __init__(
-        self, hass: HomeAssistant, entry: ConfigEntry, work: Callable[[float], bool]
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry,
+        work: Callable[[float], bool],
+        working: set[Pacer],
     ) -> None:
         self.hass = hass
         self.entry = entry
         self._work = work
+        self._working = working
+        """Every agent's pacer that has slices due now (shared: they split SLICE)."""
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
 
@@ -44,12 +51,15 @@ class Pacer:
 
     async def _run(self) -> None:
         loop = self.hass.loop
+        working = self._working
+        working.add(self)
         try:
-            more = self._work(loop.time() + SLICE)
+            more = self._work(loop.time() + SLICE / len(working))
             while more:
                 await asyncio.sleep(0)  # the loop's turn: other callbacks run between slices
-                more = self._work(loop.time() + SLICE)
+                more = self._work(loop.time() + SLICE / len(working))
         finally:
+            working.discard(self)
             self._task = None
 
     async def async_stop(self) -> None:
