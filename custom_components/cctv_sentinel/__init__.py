@@ -12,6 +12,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_AGENT_ID, CONF_BASE_TOPIC, DOMAIN, PLATFORMS
 from .coordinator import SentinelConfigEntry, SentinelCoordinator, async_forget_entry
+from .dashboard import async_setup_dashboard
 from .devices import camera_id_of
 from .services import async_setup_services
 
@@ -21,6 +22,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the actions, so they exist (and explain themselves) with no agent loaded."""
     async_setup_services(hass)
+    async_setup_dashboard(hass)
     return True
 
 

@@ -9,14 +9,18 @@
 * :mod:`.commands` sends commands and waits for their results,
 * entities hear of changes through the dispatcher signals in :mod:`.signals`.
 
-Work that depends on many cameras at once (alerts, agent counts, new entities) is
-batched: each burst of MQTT messages is followed by one flush, so a scan of a
-thousand cameras costs a thousand small updates and one of each big one.
+Everything runs in slices (:mod:`.pacing`): the MQTT callbacks queue, and each
+slice (the agents working at a time share 10 ms per loop turn) handles queued
+messages, then adds the entities of new cameras (one camera at a time), then
+writes the state of cameras that changed
+(each camera once, however often it changed). Work that depends on all cameras
+(alerts, the agent's counts) runs once the queue is empty, and at most once per
+:data:`SUMMARY_INTERVAL` during a long burst, so a scan of a thousand cameras
+costs a thousand small updates and a few big ones, and the loop is never held.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Final
 
@@ -34,15 +38,19 @@ from .const import (
     CONF_BASE_TOPIC,
     CONF_COMMAND_SECRET,
     DOMAIN,
+    ISSUE_TOO_MANY_CAMERAS,
     RELAYED_AGENT_EVENTS,
 )
 from .devices import DeviceSync, RegistryDevice, camera_id_of
+from .estate import estate_of
 from .events import Events
 from .ingest import Ingest
 from .memory import Memory, memory_store
 from .models import AgentEvent, AgentInfo, Camera, CommandResult, agent_topics
+from .pacing import Pacer
 from .policy import Policy
 from .state import AgentState
+from .text import markdown
 
 _LOGGER = logging.getLogger(__package__)
 
@@ -52,9 +60,8 @@ MAX_CAMERAS: Final = 4096
 """Most cameras one agent may report; past this a misbehaving publisher is ignored
 instead of filling the device registry."""
 
-ADD_BATCH: Final = 10
-"""New cameras whose entities are added per loop turn: Home Assistant adds a platform's
-entities eagerly, so a scan's thousand cameras at once would stall the loop for seconds."""
+SUMMARY_INTERVAL: Final = 1.0
+"""Seconds between refreshes of alerts and agent counts while a burst is still queued."""
 
 
 async def async_forget_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
@@ -84,9 +91,15 @@ class SentinelCoordinator:
             hass, self.topics.command, entry.title, lambda: entry.options.get(CONF_COMMAND_SECRET)
         )
         self.ingest = Ingest(hass, entry, agent_id, self.topics)
-        self._added: list[str] = []
-        self._removed = False
-        self._flush_handle: asyncio.Handle | None = None
+        self.estate = estate_of(hass)
+        self.pacer = Pacer(hass, entry, self._work, self.estate.pacers)
+        self._cap_issue = False
+        self._added: dict[str, None] = {}
+        """Cameras whose entities are still to be added, in order."""
+        self._changed: dict[str, None] = {}
+        """Cameras whose entities are still to write their state, in order."""
+        self._summary_due = False
+        self._summary_at = 0.0
         self._ever_available = False
         self._logged_unavailable = False
 
@@ -98,14 +111,25 @@ class SentinelCoordinator:
         return self.entry.title
 
     @property
+    def entry_id(self) -> str:
+        """The agent's config entry."""
+        return self.entry.entry_id
+
+    @property
     def cameras(self) -> dict[str, Camera]:
         """The cameras the agent reports, by id."""
         return self.state.cameras
 
+    @property
+    def cap_issue_id(self) -> str:
+        """The id of the "too many cameras" repair."""
+        return f"{ISSUE_TOO_MANY_CAMERAS}_{self.agent_id}"
+
     async def async_load(self) -> None:
-        """Restore the memory and register the agent's device (before the platforms)."""
+        """Restore the memory, register the agent's device, join the estate (before platforms)."""
         await self.memory.async_load()
         self.devices.agent(self.name, None)
+        self.estate.join(self)
 
     async def async_subscribe(self) -> None:
         """Subscribe, after the platforms are set up: entities exist before retained state."""
@@ -128,33 +152,68 @@ class SentinelCoordinator:
 
     async def async_stop(self) -> None:
         """Fail pending commands, withdraw repairs and write the memory to disk."""
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
+        await self.pacer.async_stop()
+        self.estate.leave(self)
+        async_dispatcher_send(self.hass, signals.estate_updated())
+        if self._cap_issue:
+            ir.async_delete_issue(self.hass, DOMAIN, self.cap_issue_id)
         self.commands.async_fail_all()
         self.alerts.clear_all()
         self.ingest.async_stop()
         await self.memory.async_save()
 
-    # --- batching ----------------------------------------------------------------------
+    # --- slices (see pacing) ------------------------------------------------------------
 
     @callback
-    def _schedule_flush(self) -> None:
-        if self._flush_handle is None:
-            self._flush_handle = self.hass.loop.call_soon(self._flush)
+    def wake(self) -> None:
+        """Messages are queued (ingest.Handler)."""
+        self.pacer.wake()
 
     @callback
-    def _flush(self) -> None:
-        """After a burst of messages: new entities, agent counts, alerts, once each."""
-        self._flush_handle = None
-        if self._added or self._removed:
-            added, self._added = self._added[:ADD_BATCH], self._added[ADD_BATCH:]
-            self._removed = False
-            async_dispatcher_send(self.hass, signals.cameras_added(self.entry.entry_id), added)
-            if self._added:
-                self._schedule_flush()  # the rest on the next turn: the loop stays responsive
-        async_dispatcher_send(self.hass, signals.agent_updated(self.entry.entry_id))
-        self.alerts.sync()
+    def _work(self, deadline: float) -> bool:
+        """One slice: messages, then new entities, then state writes, then the summary.
+
+        A slice lasts until ``deadline`` plus at most one message, one camera's new
+        entities and one camera's state writes.
+        """
+        clock = self.hass.loop.time
+        busy = self.ingest.drain(deadline) if self.ingest.pending else False
+        added, changed = self._added, self._changed
+        signal_added = signals.cameras_added(self.entry.entry_id)
+        # Each kind of work moves by at least one camera per slice, whatever the clock says.
+        while added:
+            camera_id = next(iter(added))
+            del added[camera_id]
+            async_dispatcher_send(self.hass, signal_added, [camera_id])
+            if clock() >= deadline:
+                break
+        while changed:
+            camera_id = next(iter(changed))
+            del changed[camera_id]
+            async_dispatcher_send(self.hass, signals.camera_updated(self.entry.entry_id, camera_id))
+            if clock() >= deadline:
+                break
+        busy = busy or bool(self.ingest.pending or added or changed)
+        if self._summary_due and (not busy or clock() - self._summary_at >= SUMMARY_INTERVAL):
+            self._summary_due = False
+            self._summary_at = clock()
+            async_dispatcher_send(self.hass, signals.agent_updated(self.entry.entry_id))
+            self.estate.changed()
+            async_dispatcher_send(self.hass, signals.estate_updated())
+            self.alerts.sync()
+        return busy or self._summary_due
+
+    @callback
+    def _due(self) -> None:
+        """The counts and alerts are to be brought up to date."""
+        self._summary_due = True
+        self.pacer.wake()
+
+    @callback
+    def _refresh_all(self) -> None:
+        """Availability or the policy changed: every entity writes its state, in slices."""
+        self._changed.update(dict.fromkeys(self.state.cameras))
+        self._due()
 
     # --- availability (ingest.Handler) ---------------------------------------------------
 
@@ -186,7 +245,7 @@ class SentinelCoordinator:
             _LOGGER.info("CCTV Sentinel agent %s is unavailable: %s", self.name, why)
             self._logged_unavailable = True
         if changed:
-            async_dispatcher_send(self.hass, signals.everything_updated(self.entry.entry_id))
+            self._refresh_all()
 
     # --- state (ingest.Handler) ------------------------------------------------------------
 
@@ -198,9 +257,9 @@ class SentinelCoordinator:
             self.devices.agent(self.name, info.version)
         if previous is None or bool(previous.isolation.backends) != self.state.has_isolation:
             # Platforms that depend on isolation look at every camera again.
-            self._added.extend(self.state.cameras)
-            async_dispatcher_send(self.hass, signals.everything_updated(self.entry.entry_id))
-        self._schedule_flush()
+            self._added.update(dict.fromkeys(self.state.cameras))
+            self._refresh_all()
+        self._due()
         # A live (not retained) info with a new finished scan means the agent has
         # published every camera it knows: devices it no longer reports are stale.
         if (
@@ -217,27 +276,51 @@ class SentinelCoordinator:
         camera_id = camera.camera_id
         new = camera_id not in self.state.cameras
         if new and len(self.state.cameras) >= MAX_CAMERAS:
-            self.ingest.refuse("camera", f"more than {MAX_CAMERAS} cameras")
+            self._refuse_camera(f"more than {MAX_CAMERAS} cameras from this agent", MAX_CAMERAS)
+            return False
+        if new and not self.estate.admit(camera_id):
+            limit = self.estate.limit
+            self._refuse_camera(f"more than {limit} cameras across all agents", limit)
             return False
         self.state.cameras[camera_id] = camera
         self.devices.camera(camera, self.state.policy)
         if self.events.track(camera):
             self.alerts.detected()
         if new:
-            self._added.append(camera_id)
-        else:
-            async_dispatcher_send(self.hass, signals.camera_updated(self.entry.entry_id, camera_id))
-        self._schedule_flush()
+            self._added[camera_id] = None
+        elif camera_id not in self._added:
+            self._changed[camera_id] = None
+        self._due()
         return True
+
+    @callback
+    def _refuse_camera(self, problem: str, limit: int) -> None:
+        """A new camera past a cap: logged, and a repair says the picture is incomplete."""
+        self.ingest.refuse("camera", problem)
+        if not self._cap_issue:
+            self._cap_issue = True
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.cap_issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key=ISSUE_TOO_MANY_CAMERAS,
+                translation_placeholders={"agent": markdown(self.name), "limit": str(limit)},
+            )
+
+    @callback
+    def _drop(self, camera_id: str) -> None:
+        if self.state.cameras.pop(camera_id, None) is not None:
+            self.estate.release(camera_id)
 
     @callback
     def on_camera_removed(self, camera_id: str) -> None:
         """The agent removed a camera: its state, memory and device go."""
-        self.state.cameras.pop(camera_id, None)
+        self._drop(camera_id)
         self.memory.forget(camera_id)
         self.devices.remove(camera_id)
-        self._removed = True
-        self._schedule_flush()
+        self._gone(camera_id)
 
     @callback
     def on_event(self, event: AgentEvent) -> None:
@@ -266,12 +349,19 @@ class SentinelCoordinator:
         camera = self.state.cameras.get(camera_id)
         if camera is not None and camera.state == "present":
             return False
-        self.state.cameras.pop(camera_id, None)
-        self.devices.device_ids.pop(camera_id, None)
+        self._drop(camera_id)
+        self.devices.forget(camera_id)
         self.memory.forget(camera_id)
-        self._removed = True
-        self._schedule_flush()
+        self._gone(camera_id)
         return True
+
+    @callback
+    def _gone(self, camera_id: str) -> None:
+        """A camera left (its entities went with its device): platforms may add it anew."""
+        self._added.pop(camera_id, None)
+        self._changed.pop(camera_id, None)
+        async_dispatcher_send(self.hass, signals.cameras_removed(self.entry.entry_id), [camera_id])
+        self._due()
 
     @callback
     def async_apply_options(self) -> None:
@@ -285,8 +375,7 @@ class SentinelCoordinator:
         for camera in list(self.state.cameras.values()):
             if self.events.track(camera):
                 self.alerts.detected()
-        async_dispatcher_send(self.hass, signals.everything_updated(self.entry.entry_id))
-        self._schedule_flush()
+        self._refresh_all()
 
     def camera_id_of(self, device: RegistryDevice) -> str | None:
         """The camera id of one of our camera devices, or None (other devices, the agent)."""

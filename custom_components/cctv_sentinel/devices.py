@@ -99,6 +99,8 @@ class DeviceSync:
         self.agent_device_id = ""
         self.device_ids: dict[str, str] = {}
         """camera id → device-registry id."""
+        self._written: dict[str, dict[str, Any]] = {}
+        """camera id → the fields last written (an unchanged state writes nothing)."""
 
     @callback
     def agent(self, name: str, version: str | None) -> None:
@@ -140,9 +142,19 @@ class DeviceSync:
         ):
             if value:
                 fields[key] = plain(value)
+        known = self.device_ids.get(camera.camera_id)
+        if known is not None and self._written.get(camera.camera_id) == fields:
+            return known
         device_id = dr.async_get(self.hass).async_get_or_create(**fields).id
         self.device_ids[camera.camera_id] = device_id
+        self._written[camera.camera_id] = fields
         return device_id
+
+    @callback
+    def forget(self, camera_id: str) -> None:
+        """A person deleted the camera's device: the next state registers it anew."""
+        self.device_ids.pop(camera_id, None)
+        self._written.pop(camera_id, None)
 
     @callback
     def hide_serials(self) -> None:
@@ -152,12 +164,14 @@ class DeviceSync:
             device = registry.async_get(device_id)
             if device is not None and getattr(device, "serial_number", None):
                 registry.async_update_device(device_id, serial_number=None)
+        self._written.clear()
 
     @callback
     def remove(self, camera_id: str) -> None:
         """The camera is gone: its device (and with it its entities) leaves the registry."""
         registry = dr.async_get(self.hass)
         device_id = self.device_ids.pop(camera_id, None)
+        self._written.pop(camera_id, None)
         if device_id is None:  # registered before a restart
             device_id = next(
                 (

@@ -55,7 +55,7 @@ class AgentEntity(SentinelEntity):
         """Follow the agent's state."""
         await super().async_added_to_hass()
         entry_id = self.coordinator.entry.entry_id
-        self._follow(signals.agent_updated(entry_id), signals.everything_updated(entry_id))
+        self._follow(signals.agent_updated(entry_id))
 
 
 class CameraEntity(SentinelEntity):
@@ -88,12 +88,9 @@ class CameraEntity(SentinelEntity):
         )
 
     async def async_added_to_hass(self) -> None:
-        """Follow this camera's state, and availability and policy changes."""
+        """Follow this camera's state (the coordinator also signals availability and policy)."""
         await super().async_added_to_hass()
-        entry_id = self.coordinator.entry.entry_id
-        self._follow(
-            signals.camera_updated(entry_id, self.camera_id), signals.everything_updated(entry_id)
-        )
+        self._follow(signals.camera_updated(self.coordinator.entry.entry_id, self.camera_id))
 
 
 @callback
@@ -106,15 +103,18 @@ def async_track_cameras(
 ) -> None:
     """Add a platform's entities for every camera now and for each camera that appears.
 
-    Cameras the agent removed are dropped from the known set (their entities went
-    with their device), so a camera that comes back gets entities again.
+    Cameras that left are dropped from the known set (their entities went with
+    their device), so a camera that comes back gets entities again.
     """
     coordinator = entry.runtime_data
     known: set[str] = set()
 
     @callback
+    def forget_cameras(camera_ids: Iterable[str]) -> None:
+        known.difference_update(camera_ids)
+
+    @callback
     def add_cameras(camera_ids: Iterable[str]) -> None:
-        known.intersection_update(coordinator.cameras)
         if only_if is not None and not only_if(coordinator):
             return
         new = [
@@ -131,5 +131,10 @@ def async_track_cameras(
     entry.async_on_unload(
         async_dispatcher_connect(
             coordinator.hass, signals.cameras_added(entry.entry_id), add_cameras
+        )
+    )
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            coordinator.hass, signals.cameras_removed(entry.entry_id), forget_cameras
         )
     )

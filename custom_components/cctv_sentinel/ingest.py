@@ -1,5 +1,11 @@
 """Subscriptions and payloads: what arrives on one agent's topics, checked, then handed on.
 
+The MQTT callbacks only queue (see :mod:`.pacing`): info, camera states and events
+are parsed and handed on by :meth:`Ingest.drain`, in arrival order, a slice at a
+time. Every message is handled (a camera that flips and flips back within one
+burst still fires both events). Status and command results are handled at once
+(they are few and cheap).
+
 Nothing here raises inside an MQTT callback: a payload that breaks the contract
 is logged (a warning the first time per kind, then debug) and dropped; one from a
 newer contract version raises a (non-fixable) repair until a good one arrives.
@@ -8,6 +14,7 @@ newer contract version raises a (non-fixable) repair until a good one arrives.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Final, Protocol
 
@@ -37,6 +44,11 @@ _LOGGER = logging.getLogger(__package__)
 
 QOS: Final = 1
 """Subscriptions at QoS 1: the agent publishes state and events at QoS 1."""
+MAX_QUEUED: Final = 8192
+"""Most messages waiting for their slice; past this a flood is dropped, not stored
+(twice the cameras one agent may report: a full rescan fits with room to spare)."""
+
+type Job = tuple[Callable[[mqtt.ReceiveMessage], None], mqtt.ReceiveMessage]
 
 
 class Handler(Protocol):
@@ -63,6 +75,9 @@ class Handler(Protocol):
     def on_command_result(self, result: CommandResult) -> None:
         """The answer to a command."""
 
+    def wake(self) -> None:
+        """Messages are queued: call :meth:`Ingest.drain` soon."""
+
 
 class Ingest:
     """Owns one agent's subscriptions."""
@@ -77,6 +92,8 @@ class Ingest:
         self._handler: Handler | None = None
         self._warned: set[str] = set()
         self._schema_issue = False
+        self._queue: deque[Job] = deque()
+        """Messages waiting for their slice, in arrival order."""
 
     @property
     def schema_issue_id(self) -> str:
@@ -92,17 +109,54 @@ class Ingest:
         )
         subscriptions: tuple[tuple[str, Callable[[mqtt.ReceiveMessage], None]], ...] = (
             (self.topics.status, self._on_status),
-            (self.topics.info, self._on_info),
-            (self.topics.camera, self._on_camera),
-            (self.topics.event, self._on_event),
+            (self.topics.info, self._queued(self._on_info)),
+            (self.topics.camera, self._queued(self._on_camera)),
+            (self.topics.event, self._queued(self._on_event)),
             (self.topics.command_result, self._on_command_result),
         )
         for topic, callback_ in subscriptions:
             self.entry.async_on_unload(await mqtt.async_subscribe(self.hass, topic, callback_, QOS))
 
+    @property
+    def pending(self) -> bool:
+        """True while messages wait for :meth:`drain`."""
+        return bool(self._queue)
+
+    @callback
+    def drain(self, deadline: float) -> bool:
+        """Handle queued messages in order until the loop's clock passes ``deadline``.
+
+        At least one is handled per call; True when some are left.
+        """
+        queue = self._queue
+        clock = self.hass.loop.time
+        while queue:
+            handle, msg = queue.popleft()
+            handle(msg)
+            if clock() >= deadline:
+                break
+        return bool(queue)
+
+    def _queued(
+        self, handle: Callable[[mqtt.ReceiveMessage], None]
+    ) -> Callable[[mqtt.ReceiveMessage], None]:
+        """An MQTT callback that queues the message for ``handle``."""
+
+        @callback
+        def queue(msg: mqtt.ReceiveMessage) -> None:
+            assert self._handler is not None
+            if len(self._queue) >= MAX_QUEUED:
+                self.refuse("queued", f"more than {MAX_QUEUED} messages waiting")
+                return
+            self._queue.append((handle, msg))
+            self._handler.wake()
+
+        return queue
+
     @callback
     def async_stop(self) -> None:
-        """Withdraw the schema repair (it cannot be fixed while unloaded)."""
+        """Drop what is queued; withdraw the schema repair (it cannot be fixed while unloaded)."""
+        self._queue.clear()
         if self._schema_issue:
             self._schema_issue = False
             ir.async_delete_issue(self.hass, DOMAIN, self.schema_issue_id)

@@ -1,4 +1,4 @@
-"""Sensors: the agent's counts and last scan; each camera's risk, maker and details."""
+"""Sensors: estate totals, the agent's counts and last scan; each camera's risk, maker, details."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, EntityCategory
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
+from . import signals
 from .coordinator import SentinelConfigEntry, SentinelCoordinator
 from .entity import AgentEntity, CameraEntity, async_track_cameras
+from .estate import Estate, Totals
 from .models import RISKS, Camera
 from .text import plain
 
@@ -72,6 +75,35 @@ AGENT_SENSORS: tuple[AgentSensorDescription, ...] = (
     ),
 )
 
+
+@dataclass(frozen=True, kw_only=True)
+class EstateSensorDescription(SensorEntityDescription):
+    """An estate-wide total."""
+
+    value_fn: Callable[[Totals], int]
+
+
+ESTATE_SENSORS: tuple[EstateSensorDescription, ...] = (
+    EstateSensorDescription(
+        key="estate_cameras",
+        translation_key="estate_cameras",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda totals: totals.cameras,
+    ),
+    EstateSensorDescription(
+        key="estate_restricted_cameras",
+        translation_key="estate_restricted_cameras",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda totals: totals.restricted,
+    ),
+    EstateSensorDescription(
+        key="estate_isolated_cameras",
+        translation_key="estate_isolated_cameras",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda totals: totals.isolated,
+    ),
+)
+
 CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
     CameraSensorDescription(
         key="risk",
@@ -94,8 +126,9 @@ CAMERA_SENSORS: tuple[CameraSensorDescription, ...] = (
         key="confidence",
         translation_key="confidence",
         native_unit_of_measurement=PERCENTAGE,
-        suggested_display_precision=0,
-        value_fn=lambda _, camera: round(camera.confidence * 100, 1),
+        # A whole percentage, rounded here: a suggested display precision would make
+        # Home Assistant write every new sensor's registry entry a second time.
+        value_fn=lambda _, camera: round(camera.confidence * 100),
     ),
     CameraSensorDescription(
         key="ip_address",
@@ -128,9 +161,22 @@ async def async_setup_entry(
     entry: SentinelConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the agent's sensors now and each camera's as the agent reports it."""
+    """Add the agent's sensors now, and each camera's as the agent reports it.
+
+    The estate's totals too if this entry carries them (now, or when the entry that
+    did unloads).
+    """
     coordinator = entry.runtime_data
     async_add_entities(AgentSensor(coordinator, description) for description in AGENT_SENSORS)
+    estate = coordinator.estate
+
+    @callback
+    def add_estate_sensors() -> None:
+        async_add_entities(EstateSensor(estate, description) for description in ESTATE_SENSORS)
+
+    if estate.holder == entry.entry_id:
+        add_estate_sensors()
+    estate.on_holder(entry.entry_id, add_estate_sensors)
     async_track_cameras(
         entry,
         async_add_entities,
@@ -172,3 +218,43 @@ class CameraSensor(CameraEntity, SensorEntity):
         return (
             None if camera is None else self.entity_description.value_fn(self.coordinator, camera)
         )
+
+
+class EstateSensor(SensorEntity):
+    """A total across every agent loaded here; carried by one entry (see estate.py).
+
+    No device: the estate is not one agent's, and its entities move between entries.
+    """
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: EstateSensorDescription
+
+    def __init__(self, estate: Estate, description: EstateSensorDescription) -> None:
+        self.estate = estate
+        self.entity_description = description
+        self._attr_unique_id = description.key
+
+    async def async_added_to_hass(self) -> None:
+        """Follow every agent's counts."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(self.hass, signals.estate_updated(), self._handle_update)
+        )
+
+    @callback
+    def _handle_update(self) -> None:
+        self.async_write_ha_state()
+
+    @property
+    def native_value(self) -> int:
+        """The total."""
+        return self.entity_description.value_fn(self.estate.totals())
+
+    @property
+    def extra_state_attributes(self) -> dict[str, int] | None:
+        """On the camera total: cameras by risk level, and how many agents are loaded."""
+        if self.entity_description.key != "estate_cameras":
+            return None
+        totals = self.estate.totals()
+        return {**totals.by_risk, "agents": totals.agents}

@@ -13,23 +13,28 @@ __all__ = ["SignalType"]
 
 
 def agent_updated(entry_id: str) -> SignalType[()]:
-    """The agent's own state changed (info, counts): its entities write their state."""
+    """The agent's state changed (info, counts, availability): its entities write their state."""
     return SignalType(f"cctv_sentinel_{entry_id}_agent")
 
 
 def camera_updated(entry_id: str, camera_id: str) -> SignalType[()]:
-    """One camera's state changed: that camera's entities write their state."""
+    """A camera's state, availability or policy changed: its entities write their state."""
     return SignalType(f"cctv_sentinel_{entry_id}_camera_{camera_id}")
-
-
-def everything_updated(entry_id: str) -> SignalType[()]:
-    """Availability or the policy changed: every entity of the entry writes its state."""
-    return SignalType(f"cctv_sentinel_{entry_id}_all")
 
 
 def cameras_added(entry_id: str) -> SignalType[list[str]]:
     """Cameras the entry had not seen before (ids, batched): platforms add their entities."""
     return SignalType(f"cctv_sentinel_{entry_id}_cameras_added")
+
+
+def cameras_removed(entry_id: str) -> SignalType[list[str]]:
+    """Cameras that left (their entities went with their device): platforms forget them."""
+    return SignalType(f"cctv_sentinel_{entry_id}_cameras_removed")
+
+
+def estate_updated() -> SignalType[()]:
+    """Some agent's counts changed: the estate's sensors write their state."""
+    return SignalType("cctv_sentinel_estate")
 
 
 def camera_event(entry_id: str) -> SignalType[str, dict[str, Any]]:

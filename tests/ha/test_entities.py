@@ -165,7 +165,7 @@ async def test_states_follow_camera_payloads(
     assert state(hass, f"sensor.{CAMERA}_risk") == "restricted"
     assert state(hass, f"sensor.{CAMERA}_maker") == "Hikvision"
     assert state(hass, f"sensor.{CAMERA}_brand") == "Annke"
-    assert state(hass, f"sensor.{CAMERA}_confidence") == "97.0"
+    assert state(hass, f"sensor.{CAMERA}_confidence") == "97"
     assert state(hass, f"sensor.{CAMERA}_ip_address") == "192.168.10.21"
     assert state(hass, "sensor.axis_p3245_lve_risk") == "low"
     assert state(hass, "binary_sensor.axis_p3245_lve_restricted_vendor") == STATE_OFF

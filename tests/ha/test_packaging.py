@@ -1,4 +1,4 @@
-"""Packaging: manifest (hassfest rules), hacs.json (HACS schema), translations, icons, scale."""
+"""Packaging: manifest (hassfest rules), hacs.json (HACS schema), translations, icons."""
 
 from __future__ import annotations
 
@@ -54,33 +54,6 @@ HACS_JSON = vol.Schema(
     extra=vol.PREVENT_EXTRA,
 )
 
-# Every rule of the Integration Quality Scale (hassfest quality_scale.py ALL_RULES),
-# including docs-conditions and docs-triggers (added July 2026).
-RULES = {
-    "bronze": [
-        "action-setup", "appropriate-polling", "brands", "common-modules", "config-flow",
-        "config-flow-test-coverage", "dependency-transparency", "docs-actions",
-        "docs-conditions", "docs-high-level-description", "docs-installation-instructions",
-        "docs-removal-instructions", "docs-triggers", "entity-event-setup", "entity-unique-id",
-        "has-entity-name", "runtime-data", "test-before-configure", "test-before-setup",
-        "unique-config-entry",
-    ],
-    "silver": [
-        "action-exceptions", "config-entry-unloading", "docs-configuration-parameters",
-        "docs-installation-parameters", "entity-unavailable", "integration-owner",
-        "log-when-unavailable", "parallel-updates", "reauthentication-flow", "test-coverage",
-    ],
-    "gold": [
-        "devices", "diagnostics", "discovery", "discovery-update-info", "docs-data-update",
-        "docs-examples", "docs-known-limitations", "docs-supported-devices",
-        "docs-supported-functions", "docs-troubleshooting", "docs-use-cases",
-        "dynamic-devices", "entity-category", "entity-device-class",
-        "entity-disabled-by-default", "entity-translations", "exception-translations",
-        "icon-translations", "reconfiguration-flow", "repair-issues", "stale-devices",
-    ],
-    "platinum": ["async-dependency", "inject-websession", "strict-typing"],
-}  # fmt: skip
-
 
 def test_manifest_follows_hassfest() -> None:
     """Sorted keys (domain, name, then alphabetical), known keys, required values."""
@@ -123,20 +96,6 @@ def test_brand_images() -> None:
             assert image.format == "PNG"
 
 
-def test_quality_scale_is_complete_and_explained() -> None:
-    """Every rule is listed; every exemption has a reason; bronze to gold are not todo."""
-    scale = yaml.safe_load((COMPONENT / "quality_scale.yaml").read_text("utf-8"))["rules"]
-    every = [rule for rules in RULES.values() for rule in rules]
-    assert sorted(scale) == sorted(every)
-    for tier in ("bronze", "silver", "gold"):
-        for rule in RULES[tier]:
-            status = scale[rule] if isinstance(scale[rule], str) else scale[rule]["status"]
-            assert status in ("done", "exempt"), rule
-            if status == "exempt":
-                assert scale[rule]["comment"].strip(), rule
-    assert scale["strict-typing"] == "done"
-
-
 def _keys(tree: dict[str, Any], prefix: str = "") -> set[str]:
     found: set[str] = set()
     for key, value in tree.items():
@@ -162,7 +121,7 @@ ENTITY_KEYS = {
     "binary_sensor": [binary_sensor.ONLINE, *binary_sensor.CAMERA_BINARY_SENSORS],
     "button": [button.RESCAN],
     "event": [event.CAMERA_EVENTS],
-    "sensor": [*sensor.AGENT_SENSORS, *sensor.CAMERA_SENSORS],
+    "sensor": [*sensor.ESTATE_SENSORS, *sensor.AGENT_SENSORS, *sensor.CAMERA_SENSORS],
     "switch": [switch.ISOLATION],
 }
 
@@ -230,7 +189,7 @@ def test_every_exception_is_translated() -> None:
 
 def test_services_are_described() -> None:
     """services.yaml, en.json and icons.json describe the same actions and fields."""
-    assert set(SERVICES) == {"rescan", "isolate", "release"}
+    assert set(SERVICES) == {"rescan", "isolate", "release", "dashboard"}
     assert set(STRINGS["services"]) == set(SERVICES)
     assert set(ICONS["services"]) == set(SERVICES)
     for name, service in SERVICES.items():
@@ -267,7 +226,7 @@ def test_issue_placeholders_are_provided() -> None:
     provided = {
         "name", "agent", "manufacturer", "brand", "model", "ip", "confidence", "regimes",
         "explanation", "version", "error", "count", "failed", "restricted", "elevated",
-        "examples",
+        "examples", "limit",
     }  # fmt: skip
     used = set(re.findall(r"\{(\w+)\}", json.dumps(STRINGS["issues"])))
     assert used <= provided
