@@ -187,12 +187,22 @@ def test_exempt_no_http_and_no_library() -> None:
 def test_exempt_no_credentials_no_conditions_no_triggers() -> None:
     """reauthentication-flow, docs-conditions, docs-triggers: the premises hold.
 
-    The entry stores no secret (only the agent id and base topic), and the
-    integration offers no conditions or triggers of its own.
+    The entry logs in to nothing (it stores the agent id and base topic; the
+    broker's credentials belong to the MQTT integration). Its one secret, the
+    optional command-signing key, is the user's own shared key in the options
+    flow: no remote side can reject or expire it, so there is nothing to
+    re-authenticate. The integration offers no conditions or triggers of its own.
     """
     flow = (COMPONENT / "config_flow.py").read_text("utf-8")
-    for secret in ("password", "username", "token", "CONF_PASSWORD"):
-        assert secret not in flow, secret
+    for login in (
+        "CONF_PASSWORD",
+        "CONF_USERNAME",
+        "CONF_TOKEN",
+        "CONF_API_KEY",
+        "async_step_reauth",
+    ):
+        assert login not in flow, login
+    assert "CONF_COMMAND_SECRET" in flow  # the signing key, in the options flow only
     for module in ("condition.py", "trigger.py", "device_trigger.py", "device_condition.py"):
         assert not (COMPONENT / module).exists(), module
 
