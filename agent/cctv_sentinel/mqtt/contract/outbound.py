@@ -131,11 +131,10 @@ class CameraIsolation(TypedDict):
     since: str | None
 
 
-class CameraPayload(TypedDict):
-    """``<base>/<agent_id>/camera/<camera_id>``."""
+class _DeviceFacts(TypedDict):
+    """What a camera payload and an other-device payload both say of a device."""
 
     schema_version: int
-    camera_id: str
     id_source: str
     stable: bool
     ip: str
@@ -157,36 +156,20 @@ class CameraPayload(TypedDict):
     first_seen: str
     last_seen: str
     state: str
+
+
+class CameraPayload(_DeviceFacts):
+    """``<base>/<agent_id>/camera/<camera_id>``."""
+
+    camera_id: str
     isolation: CameraIsolation
 
 
-class OtherDevicePayload(TypedDict):
+class OtherDevicePayload(_DeviceFacts):
     """``<base>/<agent_id>/other/<device_id>``: equipment that is not a camera."""
 
-    schema_version: int
     device_id: str
     kind: str
-    id_source: str
-    stable: bool
-    ip: str
-    mac: str | None
-    ports: list[int]
-    discovered_by: list[str]
-    brand: str | None
-    manufacturer: str | None
-    manufacturer_id: str | None
-    model: str | None
-    firmware: str | None
-    serial: str | None
-    confidence: float
-    risk: str
-    risk_reason: str
-    regimes: list[RegimeRef]
-    explanation: str
-    evidence: list[EvidenceItem]
-    first_seen: str
-    last_seen: str
-    state: str
 
 
 class EventCamera(TypedDict):
@@ -415,12 +398,12 @@ def other_device_payload(
         "serial": mask_serial(att.serial, publish_serials),
         "confidence": round(min(max(att.confidence, 0.0), 1.0), 3),
         "risk": device.assessment.risk.value,
-        "risk_reason": clean(device.assessment.reason, 512),
+        "risk_reason": plain(device.assessment.reason, 512),
         "regimes": [
             regimes.get(rid, {"id": rid, "name": rid, "jurisdiction": ""})
             for rid in device.assessment.regimes
         ],
-        "explanation": clean(att.explanation, 512),
+        "explanation": plain(att.explanation, 512),
         "evidence": [_evidence(e) for e in att.evidence],
         "first_seen": iso(first_seen),
         "last_seen": iso(last_seen),
