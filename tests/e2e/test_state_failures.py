@@ -11,7 +11,6 @@ that names the file and the recovery command, which saves the cameras.
 from __future__ import annotations
 
 import contextlib
-import errno
 import signal
 import sqlite3
 import subprocess
@@ -26,6 +25,7 @@ from cctv_sentinel.inventory.store import DB_NAME
 from tests.agent.service.lan import ServiceLan, camera_id_of, cameras_in, events_in, now, wait
 from tests.agent.service.support import agent_command
 from tests.lab import netlab
+from tests.lab.disk import fill, small_tmpfs
 from tests.lab.procs import child_env
 from tests.lab.profiles import Profile, load_corpus
 
@@ -43,15 +43,8 @@ def corpus() -> dict[str, Profile]:
 
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount)], check=True
-    )
-    try:
+    with small_tmpfs(tmp_path / "disk") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture
@@ -64,20 +57,6 @@ def bench(corpus: dict[str, Profile], tmp_path: Path, disk: Path) -> Iterator[Se
             yield bench
         finally:
             bench.close()
-
-
-def fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    # Unbuffered: a buffered file would try the failed write again when it is closed
-    # (Python 3.11 does; 3.13 drops the buffer), raising ENOSPC outside pytest.raises.
-    with (  # noqa: PT012
-        filler.open("wb", buffering=0) as out,
-        pytest.raises(OSError, match="No space left") as err,
-    ):
-        while True:
-            out.write(b"\0" * PAGE)
-    assert err.value.errno == errno.ENOSPC
-    return filler
 
 
 def config(disk: Path) -> dict[str, dict[str, str]]:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from cctv_sentinel.inventory.store import DB_NAME, Inventory
 from cctv_sentinel.service.daemon import Service
 from tests.agent.service.support import facts, hikvision
 from tests.agent.service.test_service import ScriptedNetwork, make_config
+from tests.lab.disk import fill, small_tmpfs
 
 T0 = 1_795_000_000.0
 PAGE = 4096
@@ -164,30 +163,8 @@ def test_recover_state_without_an_inventory_is_a_usage_error(
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mount)], check=True
-    )
-    try:
+    with small_tmpfs(tmp_path / "tmpfs") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(disk: Path) -> Path:
-    """Take every free block of ``disk``; return the filler file."""
-    filler = disk / "filler"
-    # Unbuffered: a buffered file would try the failed write again when it is closed
-    # (Python 3.11 does; 3.13 drops the buffer), raising ENOSPC outside pytest.raises.
-    with (  # noqa: PT012
-        filler.open("wb", buffering=0) as out,
-        pytest.raises(OSError, match="No space left") as err,
-    ):
-        while True:
-            out.write(b"\0" * PAGE)
-    assert err.value.errno == errno.ENOSPC
-    return filler
 
 
 def test_a_full_disk_keeps_everything_in_memory_says_so_once_and_writes_it_later(
