@@ -12,15 +12,18 @@ import argparse
 import asyncio
 import datetime as dt
 import secrets
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from cctv_sentinel.cli.errors import EXIT_OK, EXIT_RESTRICTED, say
 from cctv_sentinel.cli.options import write_output
 from cctv_sentinel.errors import UsageError
 from cctv_sentinel.estate.model import Targets, build_estate
-from cctv_sentinel.estate.reader import Progress, read_retained
+from cctv_sentinel.estate.reader import read_retained
 from cctv_sentinel.report.estate import to_estate_csv, to_estate_html
 from cctv_sentinel.service.config import config_from_mapping, read_config_file
 
@@ -76,6 +79,28 @@ def add_estate_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@dataclass
+class _ReadProgress:
+    """How far the read is: a one-line counter on a terminal, one final line elsewhere."""
+
+    stream: TextIO = field(default_factory=lambda: sys.stderr)
+    every: float = 0.5
+    _last: float = 0.0
+
+    def update(self, messages: int, cameras: int, final: bool) -> None:
+        """Show the counts (at most every ``every`` seconds unless ``final``)."""
+        now = time.monotonic()
+        if not final and now - self._last < self.every:
+            return
+        self._last = now
+        text = f"reading the estate: {messages} retained messages, {cameras} camera states"
+        if self.stream.isatty():
+            self.stream.write("\r" + text + ("\n" if final else ""))
+        elif final:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
 def _mqtt_section(args: argparse.Namespace) -> tuple[dict[str, Any], Path | None]:
     data: dict[str, Any] = {}
     base: Path | None = None
@@ -112,13 +137,13 @@ def cmd_estate_report(args: argparse.Namespace) -> int:
     mqtt, base = _mqtt_section(args)
     config = config_from_mapping({"mqtt": mqtt}, source="report --from-broker", base=base)
     settings = config.mqtt.settings(f"cctv-sentinel-report-{secrets.token_hex(4)}")
-    progress = Progress()
+    progress = _ReadProgress()
     retained = asyncio.run(
         read_retained(
             settings,
             config.mqtt.base_topic,
             quiet=max(args.quiet_time, 0.1),
-            progress=lambda n, c, final: progress.update(n, c, final=final),
+            progress=progress.update,
         )
     )
     estate = build_estate(

@@ -3,7 +3,8 @@
 One subscription to ``<base>/#``: the broker hands over every retained message
 right after the SUBACK, and the read ends once no retained message has come for
 ``quiet`` seconds (or at ``timeout``). Live, non-retained messages (events,
-command results) are not state and are ignored. Progress goes to stderr.
+command results) are not state and are ignored. Progress is reported to a
+callback (the command line draws it).
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
 
 from cctv_sentinel.errors import MqttError
 from cctv_sentinel.estate.model import MAX_PAYLOAD
@@ -35,30 +34,6 @@ class Retained:
 
     messages: dict[str, bytes]
     oversize: int = 0
-
-
-@dataclass
-class Progress:
-    """A one-line counter on a terminal, quiet lines elsewhere."""
-
-    stream: TextIO = sys.stderr
-    every: float = 0.5
-    _last: float = 0.0
-    _shown: bool = False
-
-    def update(self, messages: int, cameras: int, *, final: bool = False) -> None:
-        """Show the counts (at most every ``every`` seconds unless ``final``)."""
-        now = time.monotonic()
-        if not final and now - self._last < self.every:
-            return
-        self._last = now
-        text = f"reading the estate: {messages} retained messages, {cameras} camera states"
-        if self.stream.isatty():
-            self.stream.write("\r" + text + ("\n" if final else ""))
-            self._shown = True
-        elif final:
-            self.stream.write(text + "\n")
-        self.stream.flush()
 
 
 @dataclass
