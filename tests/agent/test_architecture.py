@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "agent" / "cctv_sentinel"
 
-CORE = frozenset({"errors", "limits", "model", "logs", "__init__", "__main__"})
+CORE = frozenset({"errors", "limits", "model", "logs", "blocking", "__init__", "__main__"})
 """Modules at the package root; everything else lives in a package with one job."""
 
 

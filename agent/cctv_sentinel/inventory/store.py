@@ -17,12 +17,14 @@ import contextlib
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from cctv_sentinel._util.permissions import make_private_database
+from cctv_sentinel.blocking import in_thread, serialised
 from cctv_sentinel.errors import (
     HostEnvironmentError,
     SentinelError,
@@ -191,9 +193,12 @@ class Inventory:
         self._restricted_seen: set[str] = set()
         self._days: dict[str, DayCounts] = {}
         """The daily progress (inventory/progress.py), kept in memory like the cameras."""
+        self.guard = threading.RLock()
+        """Held by every public method: one thread uses the connection at a time."""
 
     # --- lifecycle -------------------------------------------------------------
 
+    @serialised
     def open(self) -> None:
         """Open (creating if needed, mode 0600) and load every camera.
 
@@ -277,6 +282,7 @@ class Inventory:
                 if not ids:
                     del self._index[key][value]
 
+    @serialised
     def close(self) -> None:
         """Write what memory holds beyond the file, if it can; close (idempotent)."""
         if self._db is None:
@@ -310,6 +316,7 @@ class Inventory:
 
     # --- daily progress (inventory/progress.py) -------------------------------
 
+    @serialised
     def record_day(self, date: str, isolated: Collection[str]) -> DayCounts:
         """Count today's cameras into the daily progress; return the row.
 
@@ -336,12 +343,14 @@ class Inventory:
 
         return self._write(write)
 
+    @serialised
     def days(self, limit: int) -> list[DayCounts]:
         """The newest ``limit`` days of progress, oldest first."""
         return [self._days[d] for d in sorted(self._days)[-limit:]] if limit > 0 else []
 
     # --- reading ---------------------------------------------------------------
 
+    @serialised
     def records(self) -> list[CameraRecord]:
         """Every camera, ordered by id."""
         return [self._by_id[k] for k in sorted(self._by_id)]
@@ -350,6 +359,7 @@ class Inventory:
         """One camera by id."""
         return self._by_id.get(camera_id)
 
+    @serialised
     def history(self, camera_id: str | None = None, limit: int = 1000) -> list[HistoryEntry]:
         """Remembered changes, newest last (of one camera, or all)."""
         if camera_id is None:
@@ -365,6 +375,7 @@ class Inventory:
             ).fetchall()
         return [HistoryEntry(*row) for row in reversed(rows)]
 
+    @serialised
     def last_scan(self) -> ScanRecord | None:
         """The newest finished full scan."""
         row = self.db.execute(
@@ -463,6 +474,7 @@ class Inventory:
             last_seen=at,
         )
 
+    @serialised
     def observe(self, facts: Sequence[CameraFacts], *, at: float, full_scan: bool) -> list[Change]:
         """Merge what a scan found; a full scan also counts the cameras it did not see.
 
@@ -530,6 +542,7 @@ class Inventory:
             return Change("updated", record, old, {}, previous_id)
         return Change("seen", record, old)
 
+    @serialised
     def touch(self, camera_id: str, at: float) -> Change | None:
         """A passive sighting of a known camera: refresh its last-seen time only.
 
@@ -543,6 +556,7 @@ class Inventory:
         self._write(lambda: self._store(updated))
         return Change("seen", updated, record)
 
+    @serialised
     def mark_missing(self, camera_id: str, at: float) -> Change | None:
         """The camera said goodbye (WS-Discovery Bye, SSDP byebye): mark it missing now."""
         record = self._by_id.get(camera_id)
@@ -557,6 +571,7 @@ class Inventory:
         self._write(write)
         return Change("missing", marked, record)
 
+    @serialised
     def expire(self, at: float) -> list[Change]:
         """Remove cameras missing for longer than the retention period."""
         return self._write(lambda: self._expire(at))
@@ -573,6 +588,7 @@ class Inventory:
         self._exec("DELETE FROM history WHERE at < ?", (at - keep,))
         return gone
 
+    @serialised
     def forget(self, camera_id: str, at: float) -> Change | None:
         """Remove one camera now (an operator's decision), keeping its history."""
         record = self._by_id.get(camera_id)
@@ -586,6 +602,7 @@ class Inventory:
         self._write(write)
         return Change("gone", record, record)
 
+    @serialised
     def record_scan(self, scan: ScanRecord) -> None:
         """Remember one finished full scan (the newest SCANS_KEEP are kept)."""
 
@@ -651,6 +668,7 @@ class Inventory:
             raise
         return result
 
+    @serialised
     def retry(self) -> bool:
         """Write the backlog, if any, in one transaction; True when memory and file agree."""
         backlog = self._backlog
@@ -773,14 +791,12 @@ class AsyncInventory:
 
     async def open(self) -> None:
         """Open the database and load every camera."""
-        async with self._lock:
-            await asyncio.to_thread(self.inventory.open)
-            self._records = {r.camera_id: r for r in self.inventory.records()}
+        await self._call(self.inventory.open)
+        self._records = {r.camera_id: r for r in self.inventory.records()}
 
     async def close(self) -> None:
-        """Close the database."""
-        async with self._lock:
-            await asyncio.to_thread(self.inventory.close)
+        """Close the database (once the call in progress, even a cancelled one, has ended)."""
+        await self._call(self.inventory.close)
 
     def records(self) -> list[CameraRecord]:
         """Every camera, ordered by id."""
@@ -806,7 +822,7 @@ class AsyncInventory:
 
     async def _call(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         async with self._lock:
-            return await asyncio.to_thread(func, *args, **kwargs)
+            return await in_thread(func, *args, **kwargs)
 
     async def observe(
         self, facts: Sequence[CameraFacts], *, at: float, full_scan: bool

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, Literal, cast
 
+from cctv_sentinel.blocking import in_thread
 from cctv_sentinel.errors import IsolationError, SentinelError
 from cctv_sentinel.isolation import hostinfo
 from cctv_sentinel.isolation.audit import Audited, event_payload
@@ -228,9 +229,9 @@ class IsolationManager:
 
     async def _ensure_store(self) -> IsolationStore:
         if self._store is None:
-            self._store = await asyncio.to_thread(self._open_store)
+            self._store = await in_thread(self._open_store)
             since = self.clock() - self._rate.period
-            self._rate.seed(await asyncio.to_thread(self._store.isolations_since, since))
+            self._rate.seed(await in_thread(self._store.isolations_since, since))
         return self._store
 
     def _try_flock(self) -> bool:
@@ -245,12 +246,12 @@ class IsolationManager:
         async with self._lock:
             store = await self._ensure_store()
             deadline = time.monotonic() + LOCK_TIMEOUT
-            while not await asyncio.to_thread(self._try_flock):
+            while not await in_thread(self._try_flock):
                 if time.monotonic() > deadline:
                     raise IsolationError("another cctv-sentinel process holds the isolation lock")
                 await asyncio.sleep(0.05)
             try:
-                self._entries = await asyncio.to_thread(store.load)
+                self._entries = await in_thread(store.load)
                 yield store
             finally:
                 assert self._lock_fd is not None
@@ -271,7 +272,7 @@ class IsolationManager:
 
     async def scope(self) -> NetworkScope:
         """The local and allowed networks the rules use right now."""
-        return await asyncio.to_thread(self._scope_now)
+        return await in_thread(self._scope_now)
 
     async def _commit(
         self,
@@ -283,8 +284,8 @@ class IsolationManager:
     ) -> None:
         now = self.clock()
         rows = [a.entry(now) for a in audited]
-        ids = await asyncio.to_thread(store.commit, put=put, delete=delete, audit=rows)
-        self._entries = await asyncio.to_thread(store.load)
+        ids = await in_thread(store.commit, put=put, delete=delete, audit=rows)
+        self._entries = await in_thread(store.load)
         for audit_id, item in zip(ids, audited, strict=True):
             self._last_audit_id = max(self._last_audit_id, audit_id)
             if item.event:
@@ -787,8 +788,8 @@ class IsolationManager:
     async def _reload(self) -> None:
         """Re-read the state; publish events for rows other processes (the CLI) wrote."""
         store = await self._ensure_store()
-        self._entries = await asyncio.to_thread(store.load)
-        rows = await asyncio.to_thread(store.foreign_audit, self._last_audit_id)
+        self._entries = await in_thread(store.load)
+        rows = await in_thread(store.foreign_audit, self._last_audit_id)
         for row in rows:
             self._last_audit_id = max(self._last_audit_id, row.id)
             self._emit(row)
@@ -853,7 +854,7 @@ class IsolationManager:
         if self.settings is None:
             return []
         store = await self._ensure_store()
-        return await asyncio.to_thread(store.audit, limit=limit)
+        return await in_thread(store.audit, limit=limit)
 
     async def plan_for(self, backend: str | None = None) -> Plan:
         """What a backend would do to hold exactly the persisted isolations (no changes)."""
@@ -869,7 +870,7 @@ class IsolationManager:
             with contextlib.suppress(IsolationError, OSError):
                 await be.close()
         if self._store is not None:
-            await asyncio.to_thread(self._store.close)
+            await in_thread(self._store.close)
             self._store = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)

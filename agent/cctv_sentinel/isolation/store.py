@@ -1,6 +1,6 @@
 """Isolation state and audit log in SQLite (``<state_dir>/isolation.sqlite3``).
 
-Synchronous on purpose: the manager calls it through ``asyncio.to_thread``.
+Synchronous on purpose: the manager calls it in a worker thread (``cctv_sentinel.blocking``).
 WAL mode and a busy timeout let the agent and a ``cctv-sentinel isolate`` run
 from a shell share the file safely.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from cctv_sentinel._util.permissions import make_private_database
+from cctv_sentinel.blocking import serialised
 from cctv_sentinel.errors import HostEnvironmentError
 from cctv_sentinel.isolation.model import AuditRecord, Isolation, Mode, Requester
 
@@ -82,7 +83,8 @@ class IsolationStore:
     def __init__(self, path: Path, origin: str) -> None:
         self.path = path
         self.origin = origin
-        self._lock = threading.Lock()
+        self.guard = threading.RLock()
+        """Held by every public method: one thread uses the connection at a time."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             # Private before SQLite opens it: the audit log names people (issue 11).
@@ -100,22 +102,23 @@ class IsolationStore:
         except (OSError, sqlite3.Error) as err:
             raise HostEnvironmentError(f"cannot open the isolation state {path}: {err}") from err
 
+    @serialised
     def close(self) -> None:
         """Close the database."""
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
     # isolations -------------------------------------------------------------------------
 
+    @serialised
     def load(self) -> list[Isolation]:
         """Every persisted isolation, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT key, camera_id, ips, mac, mode, backend, state, since, updated,"
-                " requested_by, reason, message FROM isolation ORDER BY since, key"
-            ).fetchall()
+        rows = self._db.execute(
+            "SELECT key, camera_id, ips, mac, mode, backend, state, since, updated,"
+            " requested_by, reason, message FROM isolation ORDER BY since, key"
+        ).fetchall()
         return [_isolation(row) for row in rows]
 
+    @serialised
     def commit(
         self,
         *,
@@ -128,98 +131,97 @@ class IsolationStore:
         Returns the ids of the audit rows.
         """
         ids: list[int] = []
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                for key in delete:
-                    self._db.execute("DELETE FROM isolation WHERE key = ?", (key,))
-                for item in put:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO isolation (key, camera_id, ips, mac, mode, backend,"
-                        " state, since, updated, requested_by, reason, message)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            item.key,
-                            item.camera_id,
-                            json.dumps(list(item.ips)),
-                            item.mac,
-                            item.mode,
-                            item.backend,
-                            item.state,
-                            item.since,
-                            item.updated,
-                            json.dumps(item.requested_by.to_json()),
-                            item.reason,
-                            item.message,
-                        ),
-                    )
-                for entry in audit:
-                    cursor = self._db.execute(
-                        "INSERT INTO audit (time, action, camera_id, ips, mac, mode, backend,"
-                        " requested_by, reason, status, message, origin)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            entry.time,
-                            entry.action,
-                            entry.camera_id,
-                            json.dumps(list(entry.ips)),
-                            entry.mac,
-                            entry.mode,
-                            entry.backend,
-                            json.dumps(entry.requested_by.to_json()),
-                            entry.reason,
-                            entry.status,
-                            entry.message,
-                            self.origin,
-                        ),
-                    )
-                    ids.append(int(cursor.lastrowid or 0))
-                if audit:
-                    self._db.execute(
-                        "DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?",
-                        (AUDIT_KEEP,),
-                    )
-                self._db.execute("COMMIT")
-            except sqlite3.Error as err:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise HostEnvironmentError(
-                    f"cannot write the isolation state {self.path}: {err}"
-                ) from err
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            for key in delete:
+                self._db.execute("DELETE FROM isolation WHERE key = ?", (key,))
+            for item in put:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO isolation (key, camera_id, ips, mac, mode, backend,"
+                    " state, since, updated, requested_by, reason, message)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        item.key,
+                        item.camera_id,
+                        json.dumps(list(item.ips)),
+                        item.mac,
+                        item.mode,
+                        item.backend,
+                        item.state,
+                        item.since,
+                        item.updated,
+                        json.dumps(item.requested_by.to_json()),
+                        item.reason,
+                        item.message,
+                    ),
+                )
+            for entry in audit:
+                cursor = self._db.execute(
+                    "INSERT INTO audit (time, action, camera_id, ips, mac, mode, backend,"
+                    " requested_by, reason, status, message, origin)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.time,
+                        entry.action,
+                        entry.camera_id,
+                        json.dumps(list(entry.ips)),
+                        entry.mac,
+                        entry.mode,
+                        entry.backend,
+                        json.dumps(entry.requested_by.to_json()),
+                        entry.reason,
+                        entry.status,
+                        entry.message,
+                        self.origin,
+                    ),
+                )
+                ids.append(int(cursor.lastrowid or 0))
+            if audit:
+                self._db.execute(
+                    "DELETE FROM audit WHERE id <= (SELECT MAX(id) FROM audit) - ?",
+                    (AUDIT_KEEP,),
+                )
+            self._db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise HostEnvironmentError(
+                f"cannot write the isolation state {self.path}: {err}"
+            ) from err
         return ids
 
     # audit --------------------------------------------------------------------------------
 
+    @serialised
     def audit(self, *, limit: int = 100, after_id: int | None = None) -> list[AuditRecord]:
         """Audit rows: the newest ``limit`` (newest last), or every row after ``after_id``."""
-        with self._lock:
-            if after_id is None:
-                rows = self._db.execute(_NEWEST, (limit,)).fetchall()
-                rows.reverse()
-            else:
-                rows = self._db.execute(_AFTER, (after_id, limit)).fetchall()
+        if after_id is None:
+            rows = self._db.execute(_NEWEST, (limit,)).fetchall()
+            rows.reverse()
+        else:
+            rows = self._db.execute(_AFTER, (after_id, limit)).fetchall()
         return [_audit(row) for row in rows]
 
+    @serialised
     def foreign_audit(self, after_id: int, limit: int = 1000) -> list[AuditRecord]:
         """Audit rows after ``after_id`` written by other processes (e.g. the CLI)."""
-        with self._lock:
-            rows = self._db.execute(_FOREIGN, (after_id, self.origin, limit)).fetchall()
+        rows = self._db.execute(_FOREIGN, (after_id, self.origin, limit)).fetchall()
         return [_audit(row) for row in rows]
 
+    @serialised
     def last_audit_id(self) -> int:
         """The newest audit row's id (0 when empty)."""
-        with self._lock:
-            row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()
+        row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()
         return int(row[0])
 
+    @serialised
     def isolations_since(self, since: float) -> list[float]:
         """Times of applied isolations (real backends) since ``since``: seeds the rate limit."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT time FROM audit WHERE action = 'isolate' AND status = 'ok'"
-                " AND backend != 'dry-run' AND time >= ? ORDER BY time",
-                (since,),
-            ).fetchall()
+        rows = self._db.execute(
+            "SELECT time FROM audit WHERE action = 'isolate' AND status = 'ok'"
+            " AND backend != 'dry-run' AND time >= ? ORDER BY time",
+            (since,),
+        ).fetchall()
         return [float(row[0]) for row in rows]
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
+import threading
 from dataclasses import replace
 
 import pytest
@@ -311,3 +313,61 @@ async def test_async_inventory_keeps_a_copy_for_the_loop(path):
         assert inventory.get("ip-198-18-1-10").last_seen == T0 + 5
     finally:
         await inventory.close()
+
+
+class _HeldFacts(list[CameraFacts]):
+    """Facts whose reading waits for ``release``: a write caught in the middle."""
+
+    def __init__(self, items: list[CameraFacts]) -> None:
+        super().__init__(items)
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __iter__(self):
+        self.started.set()
+        self.release.wait(10)
+        return super().__iter__()
+
+
+def _saved_ids(path) -> list[str]:
+    reopened = Inventory(path)
+    reopened.open()
+    try:
+        return [r.camera_id for r in reopened.records()]
+    finally:
+        reopened.close()
+
+
+def test_closing_waits_for_a_write_in_another_thread(path, inv):
+    held = _HeldFacts(facts(hikvision()))
+    writer = threading.Thread(
+        target=inv.observe, args=(held,), kwargs={"at": T0, "full_scan": True}
+    )
+    writer.start()
+    assert held.started.wait(10)
+    closer = threading.Thread(target=inv.close)
+    closer.start()
+    closer.join(0.3)
+    assert closer.is_alive()  # the connection is not closed under the write
+    held.release.set()
+    writer.join(10)
+    closer.join(10)
+    assert _saved_ids(path) == ["bcad28000021"]
+
+
+async def test_a_cancelled_write_ends_before_the_inventory_closes(path):
+    """A service that stops mid-scan cancels the write, then closes the database."""
+    inventory = AsyncInventory(Inventory(path))
+    await inventory.open()
+    held = _HeldFacts(facts(hikvision()))
+    observing = asyncio.create_task(inventory.observe(held, at=T0, full_scan=True))
+    assert await asyncio.to_thread(held.started.wait, 10)
+    observing.cancel()
+    closing = asyncio.create_task(inventory.close())
+    await asyncio.sleep(0.3)
+    assert not observing.done()  # the cancellation waits for the thread ...
+    assert not closing.done()  # ... and so does the close
+    held.release.set()
+    await closing
+    assert observing.cancelled()
+    assert await asyncio.to_thread(_saved_ids, path) == ["bcad28000021"]  # the write is kept
