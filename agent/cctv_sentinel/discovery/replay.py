@@ -11,6 +11,7 @@ and said so. Used to measure attribution on published device answers
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -242,8 +243,6 @@ def _onvif_information(ip: str, answer: Answer) -> list[Observation]:
 def _certificate(ip: str, answer: Answer) -> list[Observation]:
     text = decode(answer.data)
     if "-----BEGIN CERTIFICATE-----" in text:
-        import base64  # noqa: PLC0415  (lazy: only certificates in PEM need it)
-
         body = text.split("-----BEGIN CERTIFICATE-----", 1)[1].split("-----END", 1)[0]
         names = x509.parse_names(base64.b64decode("".join(body.split())))
         subject, issuer = names.subject, names.issuer

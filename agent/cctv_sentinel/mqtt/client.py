@@ -80,6 +80,14 @@ class Will:
     retain: bool = True
 
 
+def broker_url(*, host: str, port: int, tls: bool, username: str | None) -> str:
+    """A broker as a URL for people and logs: the user name, never the password."""
+    scheme = "mqtts" if tls else "mqtt"
+    user = f"{username}@" if username else ""
+    shown_host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{user}{shown_host}:{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
     """How to reach the broker, and the timing of (re)connection and acks."""
@@ -106,10 +114,7 @@ class MqttSettings:
     @property
     def url(self) -> str:
         """The broker as a URL, with the user name but never the password."""
-        scheme = "mqtts" if self.tls else "mqtt"
-        user = f"{self.username}@" if self.username else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{user}{host}:{self.port}"
+        return broker_url(host=self.host, port=self.port, tls=self.tls, username=self.username)
 
 
 def backoff(attempt: int, low: float, high: float, rng: random.Random | None = None) -> float:

@@ -30,7 +30,7 @@ from cctv_sentinel.discovery.scanner import ALL_PROBES
 from cctv_sentinel.discovery.sweep import DEFAULT_PORTS
 from cctv_sentinel.errors import ConfigError
 from cctv_sentinel.identify.policy import policy_from_mapping
-from cctv_sentinel.mqtt.client import MqttSettings, Will
+from cctv_sentinel.mqtt.client import MqttSettings, Will, broker_url
 from cctv_sentinel.mqtt.contract import (
     AGENT_ID_RE,
     DEFAULT_BASE_TOPIC,
@@ -105,10 +105,9 @@ class MqttConfig:
     @property
     def url(self) -> str:
         """The broker as a URL, with the user name but never the password."""
-        scheme = "mqtts" if self.tls else "mqtt"
-        user = f"{self.username}@" if self.username else ""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{user}{host}:{self.port}"
+        return broker_url(
+            host=self.host, port=self.port, tls=self.tls is not None, username=self.username
+        )
 
     def settings(self, client_id: str, will: Will | None = None) -> MqttSettings:
         """The client settings for this broker (``client_id`` unless the config names one)."""
