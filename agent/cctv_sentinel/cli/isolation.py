@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from cctv_sentinel._util.files import load_yaml_mapping
+from cctv_sentinel._util.timefmt import iso
 from cctv_sentinel.cli.errors import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, PROG
 from cctv_sentinel.errors import ConfigError, UsageError
-from cctv_sentinel.isolation.audit import iso_time
 from cctv_sentinel.isolation.config import DRY_RUN, MIKROTIK, NFTABLES, REAL_BACKENDS
 from cctv_sentinel.isolation.manager import IsolationManager
 from cctv_sentinel.isolation.model import MODES, IsolationOutcome, IsolationTarget, Requester
@@ -227,7 +227,7 @@ def _outcome_json(target: str, outcome: IsolationOutcome) -> dict[str, Any]:
     out: dict[str, Any] = {"target": target, "status": outcome.status, "message": outcome.message}
     if outcome.state is not None:
         state = outcome.state.to_json()
-        state["since"] = iso_time(state["since"]) if state["since"] else None
+        state["since"] = iso(state["since"]) if state["since"] else None
         out["isolation"] = state
     if outcome.plan is not None:
         out["plan"] = outcome.plan
@@ -321,7 +321,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     "mode": e.mode,
                     "backend": e.backend,
                     "state": e.state,
-                    "since": iso_time(e.since),
+                    "since": iso(e.since),
                     "requested_by": e.requested_by.to_json(),
                     "reason": e.reason,
                     "message": e.message,
@@ -338,7 +338,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for e in entries:
         who = e.requested_by.describe()
         addresses = ", ".join([*e.ips, *([e.mac] if e.mac else [])])
-        line = f"{e.key}  {addresses}  {e.mode}  {e.backend}  {e.state}  since {iso_time(e.since)}"
+        line = f"{e.key}  {addresses}  {e.mode}  {e.backend}  {e.state}  since {iso(e.since)}"
         line += f"  by {who}" + (f"  ({e.reason})" if e.reason else "")
         _out(line)
         if e.state == "failed":

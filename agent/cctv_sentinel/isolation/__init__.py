@@ -6,7 +6,7 @@ its parts. See docs/isolation.md for what each mode blocks and how to deploy.
 
 from __future__ import annotations
 
-from cctv_sentinel.isolation.audit import event_payload, iso_time
+from cctv_sentinel.isolation.audit import event_payload
 from cctv_sentinel.isolation.manager import IsolationManager
 from cctv_sentinel.isolation.model import (
     MODES,
@@ -36,5 +36,4 @@ __all__ = [
     "Requester",
     "camera_id_for",
     "event_payload",
-    "iso_time",
 ]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
+from cctv_sentinel._util.timefmt import iso
 from cctv_sentinel.isolation.config import DRY_RUN
 from cctv_sentinel.isolation.model import AuditRecord, Isolation, IsolationTarget, Requester
 from cctv_sentinel.isolation.store import AuditEntry
@@ -26,11 +26,6 @@ _EVENT_FOR: Final[Mapping[tuple[str, str], str]] = {
     ("reapply", "ok"): "isolation_applied",
     ("reapply", "error"): "isolation_failed",
 }
-
-
-def iso_time(value: float) -> str:
-    """A UNIX time as the contract's ISO 8601 UTC string with seconds."""
-    return datetime.fromtimestamp(value, UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +120,7 @@ def event_payload(record: AuditRecord) -> dict[str, Any] | None:
         return None
     return {
         "type": kind,
-        "time": iso_time(record.time),
+        "time": iso(record.time),
         "camera_id": record.camera_id,
         "details": {
             "action": record.action,

@@ -189,16 +189,22 @@ def test_announcements_on_every_channel_are_heard(lan):
         settle(listener.sightings, 8)
         time.sleep(0.3)
     seen = [(s.probe, s.kind) for s in listener.sightings]
-    assert seen == [
-        ("wsd", "alive"),
-        ("ssdp", "alive"),
-        ("mdns", "alive"),
-        ("sadp", "alive"),
-        ("dhip", "alive"),
-        ("wsd", "bye"),
-        ("ssdp", "bye"),
-        ("mdns", "bye"),
-    ], "every announcement once; another client's Probe is not one"
+    assert sorted(seen) == sorted(
+        [
+            ("wsd", "alive"),
+            ("ssdp", "alive"),
+            ("mdns", "alive"),
+            ("sadp", "alive"),
+            ("dhip", "alive"),
+            ("wsd", "bye"),
+            ("ssdp", "bye"),
+            ("mdns", "bye"),
+        ]
+    ), "every announcement once; another client's Probe is not one"
+    # Each channel keeps its order (one socket each); across channels the loop
+    # may read two ready sockets in either order when it is busy.
+    for probe in ("wsd", "ssdp", "mdns"):
+        assert [k for p, k in seen if p == probe] == ["alive", "bye"], probe
     assert {s.ip for s in listener.sightings} == {DEVICE_IP}
     by = {(s.probe, s.kind): s for s in listener.sightings}
     hello = by[("wsd", "alive")].observation
@@ -231,7 +237,8 @@ def test_garbage_and_floods_are_survived_and_bounded(lan):
         time.sleep(0.3)
         honest = list(listener.sightings)
         send(device, "spray")
-        time.sleep(0.5)
+        settle(listener.sightings, len(honest) + 1)
+        time.sleep(0.5)  # what a bucket would let through beyond BURST would be in by now
         sprayed = listener.sightings[len(honest) :]
     hellos = [s for s in honest if (s.probe, s.kind) == ("wsd", "alive")]
     # 300 identical Hellos count once (repeat window) and cost the sender one
