@@ -20,21 +20,35 @@ pytestmark = pytest.mark.lab
 
 REPO = netlab.REPO_ROOT
 
+# Listens until a datagram arrives, or until `grace` seconds after the marker
+# file appears (the test writes it once the sender has finished): the window
+# is measured from the send, not from when this listener became ready, so a
+# slow start of the other processes cannot close it early.
 MCAST_RECV = """
-import socket, struct, sys
-group, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+import os, socket, struct, sys, time
+group, port, grace, marker = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("", port))
 mreq = struct.pack("4s4s", socket.inet_aton(group), socket.inet_aton("0.0.0.0"))
 s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
 print("READY", flush=True)
-s.settimeout(timeout)
-try:
-    data, addr = s.recvfrom(2048)
-    print("GOT", addr[0], data.decode(), flush=True)
-except TimeoutError:
-    print("NONE", flush=True)
+s.settimeout(0.1)
+sent_at = None
+give_up = time.monotonic() + 120
+while True:
+    try:
+        data, addr = s.recvfrom(2048)
+        print("GOT", addr[0], data.decode(), flush=True)
+        break
+    except TimeoutError:
+        pass
+    now = time.monotonic()
+    if sent_at is None and os.path.exists(marker):
+        sent_at = now
+    if (sent_at is not None and now - sent_at > grace) or now > give_up:
+        print("NONE", flush=True)
+        break
 """
 
 MCAST_SEND = """
@@ -85,21 +99,29 @@ def receive_multicast(
     lab: netlab.Lab,
     sender: netlab.Host,
     receivers: list[netlab.Host],
+    marker: Path,
     *,
     port: int = 3702,
-    listen: float = 1.5,
+    grace: float = 1.5,
 ) -> dict[str, str]:
-    """Start listeners, send one multicast from sender; return host name -> result."""
+    """Start listeners, send one multicast from sender; return host name -> result.
+
+    Each listener waits `grace` seconds after the send (marked by creating the
+    file `marker`) before it reports that nothing arrived.
+    """
     group = "239.255.255.250"
     listeners = [
-        lab.start_ready(host, [sys.executable, "-c", MCAST_RECV, group, str(port), str(listen)])
+        lab.start_ready(
+            host, [sys.executable, "-c", MCAST_RECV, group, str(port), str(grace), str(marker)]
+        )
         for host in receivers
     ]
     sent = sender.python(MCAST_SEND, group, str(port), f"from-{sender.name}")
     assert sent.returncode == 0, sent.stderr
+    marker.touch()
     results = {}
     for listener in listeners:
-        listener.proc.wait(timeout=listen + 10)
+        listener.proc.wait(timeout=grace + 30)
         results[listener.host.name] = listener.stdout().splitlines()[-1]
     return results
 
@@ -118,17 +140,17 @@ def test_two_hosts_ping_each_other(lab: netlab.Lab) -> None:
     assert routes.strip() == "default dev eth0 scope link"
 
 
-def test_multicast_floods_to_every_host_on_the_bridge(lab: netlab.Lab) -> None:
+def test_multicast_floods_to_every_host_on_the_bridge(lab: netlab.Lab, tmp_path: Path) -> None:
     a, b, c = lab.add_hosts(
         [netlab.HostSpec(name, f"198.18.0.{n}/24") for n, name in ((20, "a"), (21, "b"), (22, "c"))]
     )
 
-    results = receive_multicast(lab, a, [b, c])
+    results = receive_multicast(lab, a, [b, c], tmp_path / "sent")
 
     assert results == {"b": "GOT 198.18.0.20 from-a", "c": "GOT 198.18.0.20 from-a"}
 
 
-def test_host_behind_router_gets_unicast_but_not_multicast(lab: netlab.Lab) -> None:
+def test_host_behind_router_gets_unicast_but_not_multicast(lab: netlab.Lab, tmp_path: Path) -> None:
     lan, far = lab.add_switch("lan"), lab.add_switch("far")
     scanner = lab.add_host("scan", "198.18.0.2/24", switch=lan)
     near = lab.add_host("near", "198.18.0.30/24", switch=lan)
@@ -147,7 +169,7 @@ def test_host_behind_router_gets_unicast_but_not_multicast(lab: netlab.Lab) -> N
     assert fetched.stdout.strip() == "hello 198.18.0.2"
     server.stop()
     # The near host proves the datagram was sent; the remote one must not hear it.
-    results = receive_multicast(lab, scanner, [near, remote])
+    results = receive_multicast(lab, scanner, [near, remote], tmp_path / "sent")
     assert results == {"near": "GOT 198.18.0.2 from-scan", "remote": "NONE"}
 
 
