@@ -32,6 +32,9 @@ def _locally_administered(mac: str) -> bool:
 
 _RA = "ieee registration authority"
 
+# The two MA-L blocks the IEEE subdivided into IABs (36-bit assignments).
+_IAB_BLOCKS = frozenset({"00:50:c2", "40:d8:55"})
+
 
 @functools.lru_cache(maxsize=4096)
 def _by_prefix(mac: str) -> OuiRecord | None:
@@ -66,5 +69,9 @@ def lookup(mac: str | None) -> OuiRecord | None:
     norm = normalise_mac(mac)
     if norm is None or _locally_administered(norm):
         return None
-    # IAB lookups need the full address, so cache on it; the cache is bounded.
-    return _by_prefix(norm)
+    # Look up (and cache) the assignment, not the address: every camera of a
+    # maker's OUI shares one entry. An IAB is 36 bits, the rest of MA-L 24.
+    block = norm[:8]
+    if block in _IAB_BLOCKS:
+        return _by_prefix(norm[:13] + "0:00")
+    return _by_prefix(block + ":00:00:00")
