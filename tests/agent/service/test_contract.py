@@ -8,7 +8,7 @@ import string
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cctv_sentinel._util.timefmt import iso
@@ -427,3 +427,23 @@ def test_the_fast_clean_path_is_exactly_clean(text, max_len):
     from cctv_sentinel.protocols.text import clean as slow  # noqa: PLC0415
 
     assert contract.clean(text, max_len) == slow(text, max_len)
+
+
+_MARKUP_HEAVY = st.text(alphabet="[]<>*`|\\~_&:/#;wW. aZ09é\u202e\t", max_size=80)
+
+
+@settings(max_examples=3000, deadline=None)
+@example("Visit WWW.evil.example", 100)  # a step's test is case-blind where its pattern is
+@example("[http]://x and ww[w].y", 100)  # one step can create what a later step rewrites
+@example("a &amp; b |_x_|", 100)
+@given(st.one_of(_MARKUP_HEAVY, st.text(max_size=120)), st.integers(1, 150))
+def test_plain_skipping_absent_steps_is_exactly_every_step(text, max_len):
+    # Every step run unconditionally, in the documented order: what plain()
+    # must give whatever steps it skips because they would change nothing.
+    from cctv_sentinel.mqtt.contract import common  # noqa: PLC0415
+
+    full = common.clean(text, max_len).translate(common._MARKUP)
+    full = common._EDGE_UNDERSCORE.sub("", full)
+    full = common._WWW.sub("www ", common._SCHEME.sub(r"\1: ", full))
+    full = common._SPACES.sub(" ", common._ENTITY.sub("& ", full)).strip()
+    assert contract.plain(text, max_len) == full
