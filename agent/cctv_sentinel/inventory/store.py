@@ -283,10 +283,15 @@ class Inventory:
                     del self._index[key][value]
 
     @serialised
-    def close(self) -> None:
-        """Write what memory holds beyond the file, if it can; close (idempotent)."""
+    def close(self) -> int:
+        """Write what memory holds beyond the file, if it can; close (idempotent).
+
+        Returns how many cameras and changes could not be written (0 when
+        everything is on disk): the caller decides how loudly to stop.
+        """
         if self._db is None:
-            return
+            return 0
+        lost = 0
         backlog = self._backlog
         if backlog is not None:
             try:
@@ -295,6 +300,7 @@ class Inventory:
                 _LOG.error("%s", err)
                 written = False
             if not written:
+                lost = len(backlog.cameras) + len(backlog.statements)
                 _LOG.error(
                     "the inventory %s could not take %d camera(s) and %d change(s) kept in"
                     " memory (still no space); the next scans will find the cameras again",
@@ -306,6 +312,7 @@ class Inventory:
             self._db.close()
         self._db = None
         self._backlog = None
+        return lost
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -794,9 +801,13 @@ class AsyncInventory:
         await self._call(self.inventory.open)
         self._records = {r.camera_id: r for r in self.inventory.records()}
 
-    async def close(self) -> None:
-        """Close the database (once the call in progress, even a cancelled one, has ended)."""
-        await self._call(self.inventory.close)
+    async def close(self) -> int:
+        """Close the database (once the call in progress, even a cancelled one, has ended).
+
+        Returns how many cameras and changes could not be written (see Inventory.close).
+        """
+        lost: int = await self._call(self.inventory.close)
+        return lost
 
     def records(self) -> list[CameraRecord]:
         """Every camera, ordered by id."""

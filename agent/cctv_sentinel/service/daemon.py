@@ -32,6 +32,7 @@ from cctv_sentinel.discovery.hosts import group_hosts
 from cctv_sentinel.discovery.passive import PassiveListener, Sighting
 from cctv_sentinel.discovery.scanner import Scanner, ScanOptions, default_networks
 from cctv_sentinel.errors import (
+    HostEnvironmentError,
     MqttError,
     SentinelError,
     StateCorruptError,
@@ -833,7 +834,14 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.port is not None:
             await self.port.close()
-        await self.inventory.close()
+        lost = await self.inventory.close()
+        if lost:
+            # Loud, not silent: a clean exit would hide that history was dropped.
+            self.failure = self.failure or HostEnvironmentError(
+                f"stopped with {lost} camera(s) and change(s) not written to the inventory"
+                f" {self.inventory.inventory.path} (its disk is still full); free space under"
+                " the state directory"
+            )
 
     async def retire(self, timeout: float = 30.0) -> int:
         """Clear this agent's retained topics for good; return how many were cleared."""

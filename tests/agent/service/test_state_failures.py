@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cctv_sentinel.cli.main import main
-from cctv_sentinel.errors import StateCorruptError, StateUnwritableError
+from cctv_sentinel.errors import HostEnvironmentError, StateCorruptError, StateUnwritableError
 from cctv_sentinel.inventory.records import CameraFacts, ScanRecord
 from cctv_sentinel.inventory.recovery import recover
 from cctv_sentinel.inventory.store import DB_NAME, Inventory
@@ -197,7 +197,7 @@ def test_a_full_disk_keeps_everything_in_memory_says_so_once_and_writes_it_later
     memory = {r.camera_id: r for r in inv.records()}
     days = inv.days(400)
     assert [d.date for d in days] == ["2026-11-01", "2026-11-02", "2026-11-03"]
-    inv.close()
+    assert inv.close() == 0  # everything is on disk
 
     reopened = Inventory(state / DB_NAME)
     reopened.open()
@@ -269,6 +269,61 @@ def systemd_restarts(settings: dict[str, list[str]], exit_code: int) -> bool:
     assert restart == "on-failure"
     failed = exit_code != 0 and exit_code not in success
     return failed and exit_code not in prevent
+
+
+def test_closing_while_the_disk_is_still_full_reports_what_it_could_not_write(
+    small_disk: Path,
+) -> None:
+    state = small_disk / "state"
+    inv = filled_inventory(state, 5)
+    filler = fill(small_disk)
+    inv.observe(fleet(8), at=T0 + 600, full_scan=True)  # three new cameras, in memory only
+    assert inv.degraded
+
+    assert inv.close() > 0
+    assert inv.close() == 0  # closed already: nothing more to report
+
+    filler.unlink()
+    reopened = Inventory(state / DB_NAME)
+    reopened.open()
+    try:  # what the file held before the disk filled is all still there
+        assert len(reopened.records()) == 5
+        assert reopened.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        reopened.close()
+
+
+async def test_a_service_stopping_on_a_full_disk_exits_loudly(broker, small_disk: Path) -> None:
+    state = small_disk / "state"
+    await asyncio.to_thread(lambda: filled_inventory(state, 5).close())
+    observations = []
+    for n in range(40):
+        ip, mac = f"198.18.0.{n + 20}", f"bc:ad:28:00:00:{n:02x}"
+        observations += hikvision(ip, mac, serial=f"DS-2CD2143G2-I2022{n:012d}")
+    config = make_config(broker, state, scan={"interval": 600, "jitter": 0})
+    service = await asyncio.to_thread(
+        Service, config, scan=ScriptedNetwork(observations), interfaces=list, passive=False
+    )
+    filler = await asyncio.to_thread(fill, small_disk)
+    task = asyncio.create_task(service.run())
+    try:
+        await service.client.wait_connected(10)
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(service.inventory.records()) < 40:  # seen and published from memory
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.1)
+        assert service.inventory.inventory.degraded
+        service.stop()
+        with pytest.raises(HostEnvironmentError, match="not written to the inventory") as err:
+            await asyncio.wait_for(task, 30)
+        assert str(state / DB_NAME) in str(err.value)
+        assert err.value.exit_code != 0  # systemd sees a failure, not a clean stop
+    finally:
+        if not task.done():
+            service.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 20)
+        await asyncio.to_thread(filler.unlink, missing_ok=True)
 
 
 def test_the_documented_unit_restarts_on_state_failures_and_not_on_a_clean_stop() -> None:
