@@ -32,8 +32,13 @@ def _locally_administered(mac: str) -> bool:
 
 _RA = "ieee registration authority"
 
-# The two MA-L blocks the IEEE subdivided into IABs (36-bit assignments).
-_IAB_BLOCKS = frozenset({"00:50:c2", "40:d8:55"})
+
+@functools.cache
+def _iab_blocks() -> frozenset[str]:
+    """The MA-L blocks the IEEE subdivided into IABs (36-bit assignments), as ``00:50:c2``."""
+    from netaddr.eui import IAB  # noqa: PLC0415  (lazy, as in _by_prefix)
+
+    return frozenset(":".join(f"{v:06x}"[i : i + 2] for i in (0, 2, 4)) for v in IAB.IAB_EUI_VALUES)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -72,6 +77,6 @@ def lookup(mac: str | None) -> OuiRecord | None:
     # Look up (and cache) the assignment, not the address: every camera of a
     # maker's OUI shares one entry. An IAB is 36 bits, the rest of MA-L 24.
     block = norm[:8]
-    if block in _IAB_BLOCKS:
+    if block in _iab_blocks():
         return _by_prefix(norm[:13] + "0:00")
     return _by_prefix(block + ":00:00:00")
