@@ -22,6 +22,7 @@ from cctv_sentinel.errors import HostEnvironmentError, StateCorruptError, StateU
 from cctv_sentinel.inventory.records import CameraFacts, ScanRecord
 from cctv_sentinel.inventory.recovery import recover
 from cctv_sentinel.inventory.store import DB_NAME, Inventory
+from cctv_sentinel.model import Observation
 from cctv_sentinel.service.daemon import Service
 from tests.agent.service.support import facts, hikvision
 from tests.agent.service.test_service import ScriptedNetwork, make_config
@@ -31,13 +32,18 @@ T0 = 1_795_000_000.0
 PAGE = 4096
 
 
-def fleet(count: int, start: int = 0) -> list[CameraFacts]:
+def fleet_observations(count: int, start: int = 0) -> list[Observation]:
+    """What ``count`` Hikvision cameras at distinct addresses, MACs and serials answer."""
     observations = []
     for n in range(start, start + count):
         ip = f"198.18.{n // 200}.{n % 200 + 20}"
         mac = f"bc:ad:28:00:{n // 256:02x}:{n % 256:02x}"
         observations += hikvision(ip, mac, serial=f"DS-2CD2143G2-I2022{n:012d}")
-    return facts(observations)
+    return observations
+
+
+def fleet(count: int, start: int = 0) -> list[CameraFacts]:
+    return facts(fleet_observations(count, start))
 
 
 def corrupt(path: Path, first_page: int, pages: int) -> None:
@@ -296,14 +302,9 @@ def test_closing_while_the_disk_is_still_full_reports_what_it_could_not_write(
 async def test_a_service_stopping_on_a_full_disk_exits_loudly(broker, small_disk: Path) -> None:
     state = small_disk / "state"
     await asyncio.to_thread(lambda: filled_inventory(state, 5).close())
-    observations = []
-    for n in range(40):
-        ip, mac = f"198.18.0.{n + 20}", f"bc:ad:28:00:00:{n:02x}"
-        observations += hikvision(ip, mac, serial=f"DS-2CD2143G2-I2022{n:012d}")
     config = make_config(broker, state, scan={"interval": 600, "jitter": 0})
-    service = await asyncio.to_thread(
-        Service, config, scan=ScriptedNetwork(observations), interfaces=list, passive=False
-    )
+    network = ScriptedNetwork(fleet_observations(40))
+    service = await asyncio.to_thread(Service, config, scan=network, interfaces=list, passive=False)
     filler = await asyncio.to_thread(fill, small_disk)
     task = asyncio.create_task(service.run())
     try:
@@ -341,12 +342,7 @@ def test_the_documented_unit_restarts_on_state_failures_and_not_on_a_clean_stop(
 async def test_damage_found_mid_run_stops_the_service_with_the_state_error(
     broker, tmp_path: Path
 ) -> None:
-    observations = []
-    for n in range(300):
-        ip = f"198.18.{n // 200}.{n % 200 + 20}"
-        mac = f"bc:ad:28:00:{n // 256:02x}:{n % 256:02x}"
-        observations += hikvision(ip, mac, serial=f"DS-2CD2143G2-I2022{n:012d}")
-    network = ScriptedNetwork(observations)
+    network = ScriptedNetwork(fleet_observations(300))
     state = tmp_path / "state"
     config = make_config(broker, state, scan={"interval": 600, "jitter": 0})
     service = await asyncio.to_thread(Service, config, scan=network, interfaces=list, passive=False)
